@@ -1,0 +1,397 @@
+import type { Clock } from './clock.js';
+import { monotonicClock } from './clock.js';
+import {
+  DlockError,
+  InvalidOptionError,
+  LockAcquireTimeoutError,
+  LockBackendError,
+  LockClosedError,
+  LockLostError,
+  LockNotHeldError,
+} from './errors.js';
+import { Handle, type HeldLock } from './handle.js';
+import { ReleaseWaiters, type WaitTicket } from './release-waiters.js';
+import { withJitter } from './sleep.js';
+import { newToken } from './token.js';
+import type { AcquireOptions, DistributedLock, LockCapabilities, LockHandle, LockInfo } from './types.js';
+import { defaultLockOptions, resolveAcquireOptions, validateKey, validateTtl } from './validate.js';
+import { Watchdog, type RenewOutcome } from './watchdog.js';
+
+/** What one acquire attempt of a backend returns. */
+export type AcquireAttempt =
+  | { acquired: true; fencingToken: bigint; data?: unknown }
+  /** `retryAfter`: ms until the current holder's lease ends, or -1 when unknown. */
+  | { acquired: false; retryAfter: number };
+
+/** Options every backend accepts. */
+export interface BaseLockOptions {
+  /**
+   * TTL used when a call gives none, in ms.
+   * @default 30_000
+   */
+  defaultTtl?: number;
+  /**
+   * Longest a waiter sleeps between attempts when the backend cannot say how long the holder's
+   * lease has left, or when a release notification might have been missed. In ms.
+   * @default 1_000
+   */
+  maxRetryDelay?: number;
+  /** Monotonic time source (tests inject one). @default performance.now() */
+  clock?: Clock;
+}
+
+/**
+ * The part of every backend that is not about the backend: validation, waiting (queued locally,
+ * woken by release notifications, bounded by the holder's remaining lease, abortable), validity
+ * on a monotonic clock, the lost-lock signal, the batched watchdog and close().
+ *
+ * A backend implements five primitives: {@link acquireOnce}, {@link releaseOnce},
+ * {@link renewOnce}, {@link inspectOnce} and, for prompt wake-ups, calls
+ * {@link notifyReleased} when it learns a key was released (subscribing in
+ * {@link watchReleases}).
+ */
+export abstract class BaseLock implements DistributedLock {
+  abstract readonly backend: string;
+  abstract readonly capabilities: LockCapabilities;
+
+  protected readonly clock: Clock;
+  protected readonly defaultTtl: number;
+  protected readonly maxRetryDelay: number;
+
+  readonly #held = new Set<Handle>();
+  readonly #expiry = new Map<Handle, NodeJS.Timeout>();
+  readonly #waiters = new ReleaseWaiters();
+  readonly #watching = new Map<string, number>();
+  readonly #watchdog: Watchdog;
+  #closed: Promise<void> | undefined;
+
+  protected constructor(options: BaseLockOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidOptionError('options', 'an object or undefined', options);
+    }
+    this.defaultTtl =
+      options.defaultTtl === undefined ? defaultLockOptions.ttl : validateTtl(options.defaultTtl, 'defaultTtl');
+    this.maxRetryDelay =
+      options.maxRetryDelay === undefined ? 1_000 : validateTtl(options.maxRetryDelay, 'maxRetryDelay');
+    this.clock = options.clock ?? monotonicClock;
+    this.#watchdog = new Watchdog((handles) => this.#renewHandles(handles), this.clock);
+  }
+
+  // ---- primitives a backend supplies -------------------------------------------------------
+
+  /** One attempt to take `key` for `token` with a lease of `ttl` ms. */
+  protected abstract acquireOnce(key: string, token: string, ttl: number): Promise<AcquireAttempt>;
+  /** Owner-checked release: `true` if it was ours and is now deleted, `false` if not ours. */
+  protected abstract releaseOnce(lock: HeldLock): Promise<boolean>;
+  /** Owner-checked extension to `ttl` ms: `true` if still ours, `false` if lost. */
+  protected abstract renewOnce(lock: HeldLock, ttl: number): Promise<boolean>;
+  /** The current holder of `key`, or `null`. */
+  protected abstract inspectOnce(key: string): Promise<LockInfo | null>;
+
+  /** Renews many locks at once (a backend overrides this to pipeline). One result per lock. */
+  protected async renewManyOnce(locks: readonly HeldLock[]): Promise<Array<boolean | Error>> {
+    return Promise.all(
+      locks.map((l) =>
+        this.renewOnce(l, l.ttl).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
+      ),
+    );
+  }
+
+  /** Start observing releases of `key` (resolve once observing); called before a waiter sleeps. */
+  protected watchReleases(_key: string): Promise<void> | void {}
+  /** Stop observing releases of `key`; called when its last waiter leaves. */
+  protected unwatchReleases(_key: string): void {}
+  /** Free backend resources (connections) at close(), after held locks were released. */
+  protected closeBackend(): Promise<void> | void {}
+
+  /** When the lock is surely held until, for an acquire that started at `startedAt`. */
+  protected validUntil(startedAt: number, ttl: number): number {
+    return startedAt + ttl;
+  }
+
+  /** A backend calls this when it learns `key` was released: the next local waiter retries. */
+  protected notifyReleased(key: string): void {
+    this.#waiters.notify(key);
+  }
+
+  /**
+   * A backend calls this when it learns a held lock is gone (key deleted, lease revoked).
+   * Fires `handle.signal` with `LockLostError`.
+   */
+  protected reportLost(lock: HeldLock, reason: string, cause?: unknown): void {
+    const handle = lock as Handle;
+    if (!this.#held.has(handle)) return;
+    this.#forget(handle);
+    handle.markLost(new LockLostError(handle.key, reason, { backend: this.backend, cause }));
+  }
+
+  /** Handles this instance holds now. */
+  protected heldLocks(): readonly HeldLock[] {
+    return [...this.#held];
+  }
+
+  // ---- the public API ----------------------------------------------------------------------
+
+  async tryLock(key: string, options?: AcquireOptions): Promise<LockHandle | null> {
+    validateKey(key);
+    const o = resolveAcquireOptions(options, this.defaultTtl);
+    this.#assertOpen('tryLock', key);
+    o.signal?.throwIfAborted();
+    const attempt = await this.#attempt(key, newToken(), o.ttl, o.signal);
+    return attempt instanceof Handle ? attempt : null;
+  }
+
+  async lock(key: string, options?: AcquireOptions): Promise<LockHandle> {
+    validateKey(key);
+    const o = resolveAcquireOptions(options, this.defaultTtl);
+    this.#assertOpen('lock', key);
+    o.signal?.throwIfAborted();
+    const deadline = o.waitTimeout === undefined ? Infinity : this.clock.now() + o.waitTimeout;
+    const token = newToken();
+
+    // Fairness inside one process: a newcomer does not barge past waiters already queued here.
+    let tryNow = this.#waiters.queued(key) === 0;
+    let ticket: WaitTicket | undefined;
+    let acquired = false;
+    try {
+      for (;;) {
+        let retryAfter = -1;
+        if (tryNow) {
+          if (ticket) ticket.woken = false;
+          const attempt = await this.#attempt(key, token, o.ttl, o.signal);
+          if (attempt instanceof Handle) {
+            acquired = true;
+            return attempt;
+          }
+          retryAfter = attempt.retryAfter;
+        }
+        if (ticket === undefined) {
+          ticket = this.#waiters.enqueue(key);
+          await this.#watch(key);
+          // A release between our attempt and the subscription would go unseen: try once more.
+          if (tryNow) continue;
+        }
+        const left = deadline - this.clock.now();
+        if (left <= 0) throw new LockAcquireTimeoutError(key, o.waitTimeout ?? 0, { backend: this.backend });
+        const nap = retryAfter >= 0 ? withJitter(retryAfter + 1) : this.maxRetryDelay;
+        await ticket.sleep(Math.min(nap, left), o.signal);
+        this.#assertOpen('lock', key);
+        tryNow = true;
+      }
+    } finally {
+      if (ticket !== undefined) {
+        ticket.leave(acquired);
+        this.#unwatch(key);
+      }
+    }
+  }
+
+  async unlock(handle: LockHandle): Promise<void> {
+    const h = this.#own(handle);
+    this.#assertOpen('unlock', h.key);
+    if (h.state === 'released') throw new LockNotHeldError(h.key, 'it was already released', { backend: this.backend });
+    let released: boolean;
+    try {
+      released = await this.releaseOnce(h);
+    } catch (error) {
+      throw this.wrapError('release', h.key, error);
+    }
+    this.#forget(h);
+    if (released) {
+      // Waiters (here and elsewhere) learn of it from the backend's notification.
+      h.markReleased();
+      return;
+    }
+    h.markLost(new LockLostError(h.key, 'it was no longer held when released', { backend: this.backend }));
+    throw new LockNotHeldError(h.key, 'it expired or was taken over before release', { backend: this.backend });
+  }
+
+  async renew(handle: LockHandle, ttl?: number): Promise<void> {
+    const h = this.#own(handle);
+    const newTtl = ttl === undefined ? h.ttl : validateTtl(ttl);
+    this.#assertOpen('renew', h.key);
+    if (!h.held) {
+      throw new LockNotHeldError(h.key, h.state === 'released' ? 'it was released' : 'it was lost', {
+        backend: this.backend,
+      });
+    }
+    const startedAt = this.clock.now();
+    let renewed: boolean;
+    try {
+      renewed = await this.renewOnce(h, newTtl);
+    } catch (error) {
+      throw this.wrapError('renew', h.key, error);
+    }
+    if (!renewed) {
+      this.reportLost(h, 'renewal found the lock gone');
+      throw new LockNotHeldError(h.key, 'it expired or was taken over', { backend: this.backend });
+    }
+    this.#refresh(h, newTtl, startedAt);
+  }
+
+  async isLocked(key: string): Promise<boolean> {
+    return (await this.inspect(key)) !== null;
+  }
+
+  async inspect(key: string): Promise<LockInfo | null> {
+    validateKey(key);
+    this.#assertOpen('inspect', key);
+    try {
+      return await this.inspectOnce(key);
+    } catch (error) {
+      throw this.wrapError('inspect', key, error);
+    }
+  }
+
+  /**
+   * Keeps `handle` alive by renewing it at ttl/3 (batched with every other handle of this
+   * instance) until released, lost, or the returned function is called.
+   */
+  autoRenew(handle: LockHandle): () => void {
+    const h = this.#own(handle);
+    if (!h.held) return () => {};
+    return this.#watchdog.add(h);
+  }
+
+  /** Releases what this instance holds (best effort), wakes and fails its waiters, stops timers. */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+
+  async #close(): Promise<void> {
+    this.#watchdog.stop();
+    this.#waiters.wakeAll();
+    const held = [...this.#held];
+    await Promise.allSettled(
+      held.map(async (h) => {
+        this.#forget(h);
+        try {
+          await this.releaseOnce(h);
+        } finally {
+          h.markReleased();
+        }
+      }),
+    );
+    await this.closeBackend();
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  /** One attempt; a held handle, or how long the current holder's lease has left. */
+  async #attempt(
+    key: string,
+    token: string,
+    ttl: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Handle | { retryAfter: number }> {
+    const startedAt = this.clock.now(); // validity counts from before the request is sent
+    let result: AcquireAttempt;
+    try {
+      result = await this.acquireOnce(key, token, ttl);
+    } catch (error) {
+      throw this.wrapError('acquire', key, error);
+    }
+    if (!result.acquired) return { retryAfter: result.retryAfter };
+    const handle = new Handle(this, key, token, result.fencingToken, ttl, this.validUntil(startedAt, ttl), result.data);
+    if (this.closed || signal?.aborted) {
+      // Aborted or closed while the request was in flight: give the lock back, leave no trace.
+      await this.releaseOnce(handle).catch(() => false);
+      handle.markReleased();
+      if (signal?.aborted) throw signal.reason;
+      throw new LockClosedError(`${this.backend} lock`, 'lock', key);
+    }
+    this.#held.add(handle);
+    this.#armExpiry(handle);
+    return handle;
+  }
+
+  async #renewHandles(handles: Handle[]): Promise<RenewOutcome[]> {
+    const startedAt = this.clock.now();
+    const results = await this.renewManyOnce(handles);
+    return handles.map((h, i) => {
+      const r = results[i];
+      if (r === true) {
+        if (h.held) this.#refresh(h, h.ttl, startedAt);
+        return 'renewed';
+      }
+      if (r === false) {
+        this.reportLost(h, 'the watchdog found the lock gone');
+        return 'lost';
+      }
+      return 'error'; // transient: retried until validUntil; the expiry timer decides loss
+    });
+  }
+
+  #refresh(h: Handle, ttl: number, startedAt: number): void {
+    h.refresh(ttl, this.validUntil(startedAt, ttl));
+    this.#armExpiry(h);
+  }
+
+  /** Past `validUntil` without a renewal the lock may belong to someone else: report it lost. */
+  #armExpiry(h: Handle): void {
+    const previous = this.#expiry.get(h);
+    if (previous !== undefined) clearTimeout(previous);
+    const timer = setTimeout(
+      () => this.reportLost(h, 'its lease expired before it was renewed'),
+      Math.max(0, h.validUntil - this.clock.now()),
+    );
+    timer.unref();
+    this.#expiry.set(h, timer);
+  }
+
+  #forget(h: Handle): void {
+    this.#held.delete(h);
+    this.#watchdog.remove(h);
+    const timer = this.#expiry.get(h);
+    if (timer !== undefined) clearTimeout(timer);
+    this.#expiry.delete(h);
+  }
+
+  async #watch(key: string): Promise<void> {
+    const n = this.#watching.get(key) ?? 0;
+    this.#watching.set(key, n + 1);
+    if (n > 0) return;
+    try {
+      await this.watchReleases(key);
+    } catch (error) {
+      this.#unwatch(key);
+      throw this.wrapError('subscribe', key, error);
+    }
+  }
+
+  #unwatch(key: string): void {
+    const n = (this.#watching.get(key) ?? 1) - 1;
+    if (n > 0) {
+      this.#watching.set(key, n);
+      return;
+    }
+    this.#watching.delete(key);
+    try {
+      this.unwatchReleases(key);
+    } catch {
+      // Unsubscribing is best effort: a stale subscription costs a message, not correctness.
+    }
+  }
+
+  #own(handle: LockHandle): Handle {
+    if (!(handle instanceof Handle) || handle.owner !== this) {
+      throw new InvalidOptionError('handle', `a handle returned by this ${this.backend} lock`, handle);
+    }
+    return handle;
+  }
+
+  #assertOpen(operation: string, key?: string): void {
+    if (this.closed) throw new LockClosedError(`${this.backend} lock`, operation, key);
+  }
+
+  /** Our own errors pass through; anything else becomes a `LockBackendError` with `cause`. */
+  protected wrapError(operation: string, key: string, error: unknown): Error {
+    if (error instanceof DlockError || error instanceof InvalidOptionError) return error;
+    return new LockBackendError(this.backend, operation, { key, cause: error });
+  }
+}

@@ -1,0 +1,114 @@
+import { LockLostError, LockNotHeldError, LockReleasedError } from './errors.js';
+import type { LockHandle } from './types.js';
+
+/** What a backend sees of a held lock when it releases or renews it. */
+export interface HeldLock {
+  readonly key: string;
+  readonly token: string;
+  readonly fencingToken: bigint;
+  /** The TTL of the last acquire or renew, in ms. */
+  readonly ttl: number;
+  /** Whatever the backend's acquire returned as `data` (e.g. an etcd lease and queue key). */
+  readonly data: unknown;
+}
+
+/** The lock instance a handle belongs to. */
+export interface HandleOwner {
+  unlock(handle: LockHandle): Promise<void>;
+  renew(handle: LockHandle, ttl?: number): Promise<void>;
+}
+
+type HandleState = 'held' | 'released' | 'lost';
+
+/**
+ * The handle `tryLock()`/`lock()` return. State changes only through the owning lock
+ * (`markReleased`, `markLost`, `refresh`), which also fires `signal` exactly once.
+ */
+export class Handle implements LockHandle, HeldLock {
+  #state: HandleState = 'held';
+  #validUntil: number;
+  #ttl: number;
+  readonly #controller = new AbortController();
+
+  constructor(
+    readonly owner: HandleOwner,
+    readonly key: string,
+    readonly token: string,
+    readonly fencingToken: bigint,
+    ttl: number,
+    validUntil: number,
+    readonly data: unknown,
+  ) {
+    this.#ttl = ttl;
+    this.#validUntil = validUntil;
+  }
+
+  get validUntil(): number {
+    return this.#validUntil;
+  }
+  get ttl(): number {
+    return this.#ttl;
+  }
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+  get held(): boolean {
+    return this.#state === 'held';
+  }
+  get state(): HandleState {
+    return this.#state;
+  }
+
+  release(): Promise<void> {
+    return this.owner.unlock(this);
+  }
+
+  extend(ttl?: number): Promise<void> {
+    return this.owner.renew(this, ttl);
+  }
+
+  /**
+   * `await using` support: releases if still held. A lock that is already gone (released, or
+   * lost and reported through `signal`) is not an error here; a backend failure is.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#state !== 'held') return;
+    try {
+      await this.release();
+    } catch (error) {
+      if (!(error instanceof LockNotHeldError)) throw error;
+    }
+  }
+
+  /** @internal A renew succeeded: new TTL and deadline. */
+  refresh(ttl: number, validUntil: number): void {
+    this.#ttl = ttl;
+    this.#validUntil = validUntil;
+  }
+
+  /** @internal */
+  markReleased(): boolean {
+    if (this.#state !== 'held') return false;
+    this.#state = 'released';
+    this.#controller.abort(new LockReleasedError(this.key));
+    return true;
+  }
+
+  /** @internal Returns false if the handle was not held any more (nothing fired). */
+  markLost(error: LockLostError): boolean {
+    if (this.#state !== 'held') return false;
+    this.#state = 'lost';
+    this.#controller.abort(error);
+    return true;
+  }
+
+  /** Keeps tokens out of logs: only the first 8 hex characters are shown. */
+  toJSON(): object {
+    return {
+      key: this.key,
+      token: `${this.token.slice(0, 8)}…`,
+      fencingToken: this.fencingToken.toString(),
+      state: this.#state,
+    };
+  }
+}

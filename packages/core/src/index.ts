@@ -1,0 +1,44 @@
+export type {
+  AcquireOptions,
+  DistributedLock,
+  LockCapabilities,
+  LockHandle,
+  LockInfo,
+} from './types.js';
+export {
+  DlockError,
+  InvalidOptionError,
+  LockAcquireTimeoutError,
+  LockBackendError,
+  LockClosedError,
+  LockLostError,
+  LockNotHeldError,
+  LockReleasedError,
+  UnknownBackendError,
+} from './errors.js';
+export { BaseLock, type AcquireAttempt, type BaseLockOptions } from './base-lock.js';
+export { Handle, type HeldLock } from './handle.js';
+export { Watchdog, type RenewOutcome } from './watchdog.js';
+export { monotonicClock, type Clock } from './clock.js';
+export { abortableDelay, withJitter } from './sleep.js';
+export { newToken } from './token.js';
+export {
+  defaultLockOptions,
+  MAX_KEY_BYTES,
+  resolveAcquireOptions,
+  validateKey,
+  validateTtl,
+  validateWaitTimeout,
+  type ResolvedAcquireOptions,
+} from './validate.js';
+export { MemoryLock, type MemoryLockOptions } from './memory/memory-lock.js';
+export { MemoryLockStore, defaultMemoryStore } from './memory/memory-store.js';
+export {
+  LockService,
+  type LockServiceOptions,
+  type TryWithLockResult,
+  type WithLockOptions,
+} from './lock-service.js';
+export { LockManager, type RegisterOptions } from './lock-manager.js';
+export { KeyedMutex, type KeyedMutexAcquireOptions } from './local/keyed-mutex.js';
+export { SingleFlight } from './local/single-flight.js';

@@ -1,0 +1,66 @@
+import { InvalidOptionError } from './errors.js';
+import type { AcquireOptions } from './types.js';
+
+/** Longest key accepted, in UTF-8 bytes. Backends add a prefix of their own on top. */
+export const MAX_KEY_BYTES = 1024;
+
+/** Defaults used when neither the call nor the lock instance sets a value. */
+export const defaultLockOptions = Object.freeze({
+  /** Lease length in ms. */
+  ttl: 30_000,
+});
+
+/** A key is a non-empty string of at most {@link MAX_KEY_BYTES} UTF-8 bytes. */
+export function validateKey(key: unknown): string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new InvalidOptionError('key', 'a non-empty string', key);
+  }
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
+    throw new InvalidOptionError('key', `at most ${MAX_KEY_BYTES} UTF-8 bytes long`, key);
+  }
+  return key;
+}
+
+/** A TTL is a finite integer >= 1 (milliseconds). */
+export function validateTtl(ttl: unknown, option = 'ttl'): number {
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1) {
+    throw new InvalidOptionError(option, 'a finite integer >= 1 (milliseconds)', ttl);
+  }
+  return ttl;
+}
+
+/** A wait timeout is a finite number >= 0 (milliseconds). */
+export function validateWaitTimeout(value: unknown, option = 'waitTimeout'): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidOptionError(option, 'a finite number >= 0 (milliseconds)', value);
+  }
+  return value;
+}
+
+/** `undefined`, or an `AbortSignal`. */
+export function validateSignal(value: unknown, option = 'signal'): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) throw new InvalidOptionError(option, 'an AbortSignal', value);
+  return value;
+}
+
+/** Acquire options after validation, with defaults applied. */
+export interface ResolvedAcquireOptions {
+  ttl: number;
+  waitTimeout: number | undefined;
+  signal: AbortSignal | undefined;
+}
+
+/** Validates `options` as a whole and fills in `defaultTtl`. Throws `InvalidOptionError`. */
+export function resolveAcquireOptions(options: unknown, defaultTtl: number): ResolvedAcquireOptions {
+  if (options === undefined) return { ttl: defaultTtl, waitTimeout: undefined, signal: undefined };
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'an object or undefined', options);
+  }
+  const o = options as AcquireOptions;
+  return {
+    ttl: o.ttl === undefined ? defaultTtl : validateTtl(o.ttl),
+    waitTimeout: o.waitTimeout === undefined ? undefined : validateWaitTimeout(o.waitTimeout),
+    signal: validateSignal(o.signal),
+  };
+}

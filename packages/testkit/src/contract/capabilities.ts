@@ -1,0 +1,34 @@
+import type { DistributedLock } from '@dlock/core';
+
+/** What the contract suite may expect of a backend. Flags, not forked tests. */
+export interface ContractOptions {
+  /** Waiters of one instance acquire in arrival order. @default false */
+  fifo?: boolean;
+  /** TTL (ms) for the tests that let a lease run out. @default max(capabilities.minTtlMs, 300) */
+  shortTtl?: number;
+  /** Most ms a waiter may take to notice a release. @default 1_000 */
+  wakeupBudgetMs?: number;
+}
+
+/** Resolved: options merged with the backend's own `capabilities`. */
+export interface ResolvedContract {
+  fifo: boolean;
+  fencing: 'strict' | 'none';
+  shortTtl: number;
+  wakeupBudgetMs: number;
+  /** A TTL long enough never to expire during a test. */
+  longTtl: number;
+}
+
+export function resolveContract(lock: DistributedLock, options: ContractOptions): ResolvedContract {
+  const { minTtlMs, ttlGranularityMs, fencing } = lock.capabilities;
+  const rawShort = options.shortTtl ?? Math.max(minTtlMs, 300);
+  const shortTtl = Math.ceil(rawShort / ttlGranularityMs) * ttlGranularityMs;
+  return {
+    fifo: options.fifo ?? false,
+    fencing,
+    shortTtl,
+    wakeupBudgetMs: options.wakeupBudgetMs ?? 1_000,
+    longTtl: Math.max(60_000, shortTtl * 20),
+  };
+}
