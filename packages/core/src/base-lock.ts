@@ -19,7 +19,11 @@ import { Watchdog, type RenewOutcome } from './watchdog.js';
 
 /** What one acquire attempt of a backend returns. */
 export type AcquireAttempt =
-  | { acquired: true; fencingToken: bigint; data?: unknown }
+  /**
+   * `data`: kept on the handle for release/renew. `validFrom`: monotonic time the lease counts
+   * from, when it is not the moment the attempt started (a queued etcd waiter's lease).
+   */
+  | { acquired: true; fencingToken: bigint; data?: unknown; validFrom?: number }
   /** `retryAfter`: ms until the current holder's lease ends, or -1 when unknown. */
   | { acquired: false; retryAfter: number };
 
@@ -88,6 +92,19 @@ export abstract class BaseLock implements DistributedLock {
   /** The current holder of `key`, or `null`. */
   protected abstract inspectOnce(key: string): Promise<LockInfo | null>;
 
+  /**
+   * Optional: a backend with a native wait queue (etcd's revision-ordered mutex) implements this,
+   * and `lock()` calls it instead of its own retry loop. It waits until acquired, `deadline`
+   * (monotonic ms; then it returns `{ acquired: false }` having cleaned up) or `signal` aborts
+   * (then it rejects with `signal.reason`, having cleaned up).
+   */
+  protected acquireQueued?(
+    key: string,
+    token: string,
+    ttl: number,
+    wait: { deadline: number; signal: AbortSignal | undefined },
+  ): Promise<AcquireAttempt>;
+
   /** Renews many locks at once (a backend overrides this to pipeline). One result per lock. */
   protected async renewManyOnce(locks: readonly HeldLock[]): Promise<Array<boolean | Error>> {
     return Promise.all(
@@ -148,6 +165,7 @@ export abstract class BaseLock implements DistributedLock {
     o.signal?.throwIfAborted();
     const deadline = o.waitTimeout === undefined ? Infinity : this.clock.now() + o.waitTimeout;
     const token = newToken();
+    if (this.acquireQueued !== undefined) return this.#lockQueued(key, token, o.ttl, deadline, o);
 
     // Fairness inside one process: a newcomer does not barge past waiters already queued here.
     let tryNow = this.#waiters.queued(key) === 0;
@@ -282,6 +300,25 @@ export abstract class BaseLock implements DistributedLock {
 
   // ---- internals ---------------------------------------------------------------------------
 
+  async #lockQueued(
+    key: string,
+    token: string,
+    ttl: number,
+    deadline: number,
+    o: { waitTimeout: number | undefined; signal: AbortSignal | undefined },
+  ): Promise<Handle> {
+    const startedAt = this.clock.now();
+    let result: AcquireAttempt;
+    try {
+      result = await this.acquireQueued!(key, token, ttl, { deadline, signal: o.signal });
+    } catch (error) {
+      if (o.signal?.aborted && error === o.signal.reason) throw error;
+      throw this.wrapError('acquire', key, error);
+    }
+    if (!result.acquired) throw new LockAcquireTimeoutError(key, o.waitTimeout ?? 0, { backend: this.backend });
+    return this.#adopt(key, token, ttl, startedAt, result, o.signal);
+  }
+
   /** One attempt; a held handle, or how long the current holder's lease has left. */
   async #attempt(
     key: string,
@@ -297,7 +334,20 @@ export abstract class BaseLock implements DistributedLock {
       throw this.wrapError('acquire', key, error);
     }
     if (!result.acquired) return { retryAfter: result.retryAfter };
-    const handle = new Handle(this, key, token, result.fencingToken, ttl, this.validUntil(startedAt, ttl), result.data);
+    return this.#adopt(key, token, ttl, startedAt, result, signal);
+  }
+
+  /** Turns a successful acquire into a tracked handle (or gives it back if aborted/closed meanwhile). */
+  async #adopt(
+    key: string,
+    token: string,
+    ttl: number,
+    startedAt: number,
+    result: AcquireAttempt & { acquired: true },
+    signal: AbortSignal | undefined,
+  ): Promise<Handle> {
+    const validUntil = this.validUntil(result.validFrom ?? startedAt, ttl);
+    const handle = new Handle(this, key, token, result.fencingToken, ttl, validUntil, result.data);
     if (this.closed || signal?.aborted) {
       // Aborted or closed while the request was in flight: give the lock back, leave no trace.
       await this.releaseOnce(handle).catch(() => false);
