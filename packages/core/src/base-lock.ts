@@ -175,6 +175,7 @@ export abstract class BaseLock implements DistributedLock {
       for (;;) {
         let retryAfter = -1;
         if (tryNow) {
+          o.signal?.throwIfAborted();
           if (ticket) ticket.woken = false;
           const attempt = await this.#attempt(key, token, o.ttl, o.signal);
           if (attempt instanceof Handle) {
@@ -437,6 +438,17 @@ export abstract class BaseLock implements DistributedLock {
 
   #assertOpen(operation: string, key?: string): void {
     if (this.closed) throw new LockClosedError(`${this.backend} lock`, operation, key);
+  }
+
+  /**
+   * How the lock shows in logs and assertion messages. Test libraries (chai's loupe) would
+   * otherwise call our async `inspect(key)` method as if it were a formatter.
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `${this.constructor.name} { backend: '${this.backend}', held: ${this.#held.size}${this.closed ? ', closed' : ''} }`;
+  }
+  [Symbol.for('chai/inspect')](): string {
+    return this[Symbol.for('nodejs.util.inspect.custom')]();
   }
 
   /** Our own errors pass through; anything else becomes a `LockBackendError` with `cause`. */

@@ -1,0 +1,185 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { InvalidOptionError, LockLostError, LockReleasedError, MemoryLock, MemoryLockStore, type Clock } from '../src/index.js';
+import { CountingLock } from './counting-lock.js';
+
+describe('BaseLock waiting', () => {
+  it('a release wakes one waiter of the instance, not all of them', async () => {
+    const lock = new CountingLock();
+    const holder = await lock.lock('k', { ttl: 60_000 });
+    const order: number[] = [];
+    const waiters = Array.from({ length: 10 }, (_, i) =>
+      lock.lock('k', { ttl: 60_000 }).then(async (h) => {
+        order.push(i);
+        await sleep(5);
+        await h.release();
+      }),
+    );
+    await sleep(50);
+    const before = lock.acquires;
+    await holder.release();
+    await Promise.all(waiters);
+    // Each of the 10 hand-offs costs exactly one acquire attempt: nobody retried in vain.
+    expect(lock.acquires - before).toBe(10);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await lock.close();
+  });
+
+  it('a woken waiter that aborts passes the wake-up to the next one', async () => {
+    const lock = new MemoryLock({ store: new MemoryLockStore() });
+    const holder = await lock.lock('k', { ttl: 60_000 });
+    const controller = new AbortController();
+    const first = lock.lock('k', { ttl: 60_000, signal: controller.signal }).catch((e: unknown) => e);
+    await sleep(10);
+    const second = lock.lock('k', { ttl: 60_000 });
+    await sleep(10);
+    const releasedAt = performance.now();
+    // The release wakes `first` synchronously; it aborts before it can retry.
+    const released = holder.release();
+    controller.abort(new Error('gone'));
+    await released;
+    expect(await first).toBeInstanceOf(Error);
+    const h = await second;
+    expect(performance.now() - releasedAt).toBeLessThan(200);
+    await h.release();
+    await lock.close();
+  });
+
+  it('a newcomer does not barge past waiters already queued in the instance', async () => {
+    const lock = new MemoryLock({ store: new MemoryLockStore() });
+    const holder = await lock.lock('k');
+    const got: string[] = [];
+    const queued = lock.lock('k').then(async (h) => {
+      got.push('queued');
+      await h.release();
+    });
+    await sleep(10);
+    await holder.release();
+    const late = lock.lock('k').then(async (h) => {
+      got.push('late');
+      await h.release();
+    });
+    await Promise.all([queued, late]);
+    expect(got).toEqual(['queued', 'late']);
+    await lock.close();
+  });
+});
+
+describe('BaseLock handles', () => {
+  it('validity is measured on the injected monotonic clock, never Date.now', async () => {
+    let now = 1_000;
+    const clock: Clock = { now: () => now };
+    const lock = new MemoryLock({ store: new MemoryLockStore(), clock });
+    const realDateNow = Date.now;
+    Date.now = () => realDateNow() + 3_600_000; // a wall-clock jump must change nothing
+    try {
+      const h = await lock.lock('k', { ttl: 5_000 });
+      expect(h.validUntil).toBe(6_000);
+      now = 2_000;
+      await h.extend(10_000);
+      expect(h.validUntil).toBe(12_000);
+      await h.release();
+    } finally {
+      Date.now = realDateNow;
+      await lock.close();
+    }
+  });
+
+  it('release aborts the signal with LockReleasedError; expiry with LockLostError', async () => {
+    const lock = new MemoryLock({ store: new MemoryLockStore() });
+    const h = await lock.lock('a');
+    await h.release();
+    expect(h.signal.reason).toBeInstanceOf(LockReleasedError);
+    const short = await lock.lock('b', { ttl: 30 });
+    await sleep(80);
+    expect(short.signal.reason).toBeInstanceOf(LockLostError);
+    expect((short.signal.reason as LockLostError).message).toContain('"b"');
+    await lock.close();
+  });
+
+  it('a handle of another instance is rejected as bad input', async () => {
+    const store = new MemoryLockStore();
+    const a = new MemoryLock({ store });
+    const b = new MemoryLock({ store });
+    const h = await a.lock('k');
+    await expect(b.unlock(h)).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(b.renew(h)).rejects.toBeInstanceOf(InvalidOptionError);
+    expect(h.held).toBe(true);
+    expect(await b.isLocked('k')).toBe(true);
+    await a.close();
+    await b.close();
+  });
+
+  it('two handles of one process never release each other (ownership is the token)', async () => {
+    const lock = new MemoryLock({ store: new MemoryLockStore() });
+    const old = await lock.lock('k', { ttl: 30 });
+    await sleep(60);
+    const current = await lock.lock('k', { ttl: 60_000 });
+    expect(old.token).not.toBe(current.token);
+    await expect(old.release()).rejects.toThrow(/not held/);
+    expect(current.held).toBe(true);
+    expect(await lock.isLocked('k')).toBe(true);
+    await lock.close();
+  });
+
+  it('JSON output never shows the whole token', async () => {
+    const lock = new MemoryLock({ store: new MemoryLockStore() });
+    const h = await lock.lock('k');
+    const json = JSON.stringify(h);
+    expect(json).not.toContain(h.token);
+    expect(json).toContain(h.token.slice(0, 8));
+    await lock.close();
+  });
+
+  it('bad constructor options are rejected', () => {
+    expect(() => new MemoryLock({ defaultTtl: 0 })).toThrow(InvalidOptionError);
+    expect(() => new MemoryLock({ maxRetryDelay: -1 })).toThrow(/maxRetryDelay/);
+  });
+});
+
+describe('watchdog', () => {
+  it('renews many held locks in one batch per tick', async () => {
+    const lock = new CountingLock();
+    const handles = await Promise.all(Array.from({ length: 200 }, (_, i) => lock.lock(`k${i}`, { ttl: 300 })));
+    const stops = handles.map((h) => lock.autoRenew(h));
+    await sleep(700);
+    expect(handles.every((h) => h.held)).toBe(true);
+    // ~2 renewal rounds in 700 ms at ttl/3 = 100 ms with early batching; each round is one batch of all 200.
+    expect(lock.renewBatches.length).toBeGreaterThanOrEqual(3);
+    expect(lock.renewBatches.every((n) => n === 200)).toBe(true);
+    stops.forEach((stop) => stop());
+    const batches = lock.renewBatches.length;
+    await sleep(250);
+    expect(lock.renewBatches.length).toBe(batches);
+    await lock.close();
+  });
+
+  it('keeps retrying through a transient outage and reports loss only past validity', async () => {
+    const lock = new CountingLock();
+    const h = await lock.lock('k', { ttl: 300 });
+    lock.autoRenew(h);
+    await sleep(150);
+    lock.failRenewals = true;
+    const failingFrom = performance.now();
+    const lostAt = await new Promise<number>((resolve) =>
+      h.signal.addEventListener('abort', () => resolve(performance.now()), { once: true }),
+    );
+    expect(h.signal.reason).toBeInstanceOf(LockLostError);
+    // The last successful renewal was at most ttl/3 before the outage: loss comes near validUntil.
+    expect(lostAt - failingFrom).toBeGreaterThan(100);
+    expect(lock.renewBatches.length).toBeGreaterThan(3);
+    await lock.close();
+  });
+
+  it('a lock renewed through the outage survives when the backend comes back', async () => {
+    const lock = new CountingLock();
+    const h = await lock.lock('k', { ttl: 600 });
+    lock.autoRenew(h);
+    lock.failRenewals = true;
+    await sleep(250);
+    lock.failRenewals = false;
+    await sleep(900);
+    expect(h.held).toBe(true);
+    await lock.close();
+  });
+});
