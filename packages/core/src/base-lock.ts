@@ -445,10 +445,13 @@ export abstract class BaseLock implements DistributedLock {
    * otherwise call our async `inspect(key)` method as if it were a formatter.
    */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return `${this.constructor.name} { backend: '${this.backend}', held: ${this.#held.size}${this.closed ? ', closed' : ''} }`;
+    return this.#describe();
   }
   [Symbol.for('chai/inspect')](): string {
-    return this[Symbol.for('nodejs.util.inspect.custom')]();
+    return this.#describe();
+  }
+  #describe(): string {
+    return `${this.constructor.name} { backend: '${this.backend}', held: ${this.#held.size}${this.closed ? ', closed' : ''} }`;
   }
 
   /** Our own errors pass through; anything else becomes a `LockBackendError` with `cause`. */
