@@ -27,6 +27,22 @@ export type AcquireAttempt =
   /** `retryAfter`: ms until the current holder's lease ends, or -1 when unknown. */
   | { acquired: false; retryAfter: number };
 
+/** Told of each watchdog renewal of one handle (see `autoRenew`). Must not throw; errors are ignored. */
+export interface RenewObserver {
+  renewed?(handle: LockHandle): void;
+  /** A renewal failed for a reason that may pass; it is retried until `validUntil`. */
+  renewFailed?(handle: LockHandle, error: Error): void;
+}
+
+/** Runs an observer callback; a throwing observer must never disturb the watchdog. */
+function notify(callback: () => void): void {
+  try {
+    callback();
+  } catch {
+    // ignored on purpose: observers are for metrics and logs
+  }
+}
+
 /** Options every backend accepts. */
 export interface BaseLockOptions {
   /**
@@ -67,6 +83,7 @@ export abstract class BaseLock implements DistributedLock {
   readonly #waiters = new ReleaseWaiters();
   readonly #watching = new Map<string, number>();
   readonly #watchdog: Watchdog;
+  readonly #observers = new Map<Handle, RenewObserver>();
   #closed: Promise<void> | undefined;
 
   protected constructor(options: BaseLockOptions = {}) {
@@ -266,10 +283,15 @@ export abstract class BaseLock implements DistributedLock {
    * Keeps `handle` alive by renewing it at ttl/3 (batched with every other handle of this
    * instance) until released, lost, or the returned function is called.
    */
-  autoRenew(handle: LockHandle): () => void {
+  autoRenew(handle: LockHandle, observer?: RenewObserver): () => void {
     const h = this.#own(handle);
     if (!h.held) return () => {};
-    return this.#watchdog.add(h);
+    if (observer !== undefined) this.#observers.set(h, observer);
+    const stop = this.#watchdog.add(h);
+    return () => {
+      this.#observers.delete(h);
+      stop();
+    };
   }
 
   /** Releases what this instance holds (best effort), wakes and fails its waiters, stops timers. */
@@ -363,18 +385,27 @@ export abstract class BaseLock implements DistributedLock {
 
   async #renewHandles(handles: Handle[]): Promise<RenewOutcome[]> {
     const startedAt = this.clock.now();
-    const results = await this.renewManyOnce(handles);
+    let results: Array<boolean | Error>;
+    try {
+      results = await this.renewManyOnce(handles);
+    } catch (error) {
+      results = handles.map(() => (error instanceof Error ? error : new Error(String(error))));
+    }
     return handles.map((h, i) => {
-      const r = results[i];
+      const r = results[i] ?? new Error('no renewal result');
+      const observer = this.#observers.get(h);
       if (r === true) {
         if (h.held) this.#refresh(h, h.ttl, startedAt);
+        notify(() => observer?.renewed?.(h));
         return 'renewed';
       }
       if (r === false) {
         this.reportLost(h, 'the watchdog found the lock gone');
         return 'lost';
       }
-      return 'error'; // transient: retried until validUntil; the expiry timer decides loss
+      // Transient: retried until validUntil; the expiry timer decides loss.
+      notify(() => observer?.renewFailed?.(h, this.wrapError('renew', h.key, r)));
+      return 'error';
     });
   }
 
@@ -397,6 +428,7 @@ export abstract class BaseLock implements DistributedLock {
 
   #forget(h: Handle): void {
     this.#held.delete(h);
+    this.#observers.delete(h);
     this.#watchdog.remove(h);
     const timer = this.#expiry.get(h);
     if (timer !== undefined) clearTimeout(timer);

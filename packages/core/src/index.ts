@@ -16,7 +16,7 @@ export {
   LockReleasedError,
   UnknownBackendError,
 } from './errors.js';
-export { BaseLock, type AcquireAttempt, type BaseLockOptions } from './base-lock.js';
+export { BaseLock, type AcquireAttempt, type BaseLockOptions, type RenewObserver } from './base-lock.js';
 export { Handle, type HeldLock } from './handle.js';
 export { Watchdog, type RenewOutcome } from './watchdog.js';
 export { monotonicClock, type Clock } from './clock.js';
@@ -39,6 +39,7 @@ export {
   type TryWithLockResult,
   type WithLockOptions,
 } from './lock-service.js';
+export { LockEvents, type LockEvent, type LockEventOf, type LockEventType } from './lock-events.js';
 export { LockManager, type RegisterOptions } from './lock-manager.js';
 export { KeyedMutex, type KeyedMutexAcquireOptions } from './local/keyed-mutex.js';
 export { SingleFlight } from './local/single-flight.js';

@@ -1,5 +1,6 @@
-import type { BaseLock } from './base-lock.js';
-import { InvalidOptionError, LockLostError, LockNotHeldError } from './errors.js';
+import type { BaseLock, RenewObserver } from './base-lock.js';
+import { InvalidOptionError, LockAcquireTimeoutError, LockLostError, LockNotHeldError } from './errors.js';
+import { LockEvents, type LockEvent } from './lock-events.js';
 import { KeyedMutex } from './local/keyed-mutex.js';
 import { MemoryLock } from './memory/memory-lock.js';
 import type { AcquireOptions, DistributedLock, LockHandle, LockInfo } from './types.js';
@@ -25,6 +26,8 @@ export interface LockServiceOptions {
   coalesce?: boolean;
   /** Called when a lock held through the service is lost (lease expired, key taken away). */
   onLockLost?: (error: LockLostError, handle: LockHandle) => void;
+  /** Called with every {@link LockEvent}; the same as `service.events.on('*', onEvent)`. */
+  onEvent?: (event: LockEvent) => void;
 }
 
 /** Options of one `withLock`/`tryWithLock` call. */
@@ -54,6 +57,15 @@ export type TryWithLockResult<T> = { acquired: true; value: T } | { acquired: fa
  */
 export class LockService {
   readonly lock: DistributedLock;
+  /**
+   * Lock events (waits, acquisitions, releases, renewals, losses, with durations).
+   * @example
+   * ```ts
+   * service.events.on('acquired', (e) => waitHistogram.record(e.waitedMs, { key: e.key }));
+   * service.events.on('lost', (e) => log.error(e.error));
+   * ```
+   */
+  readonly events = new LockEvents();
   readonly #ttl: number | undefined;
   readonly #autoRenew: boolean;
   readonly #local: KeyedMutex | undefined;
@@ -71,6 +83,10 @@ export class LockService {
       throw new InvalidOptionError('onLockLost', 'a function', options.onLockLost);
     }
     this.#onLockLost = options.onLockLost;
+    if (options.onEvent !== undefined) {
+      if (typeof options.onEvent !== 'function') throw new InvalidOptionError('onEvent', 'a function', options.onEvent);
+      this.events.on('*', options.onEvent);
+    }
   }
 
   /**
@@ -80,10 +96,13 @@ export class LockService {
   async withLock<T>(key: string, fn: (handle: LockHandle) => Promise<T> | T, options: WithLockOptions = {}): Promise<T> {
     validateKey(key);
     assertFunction(fn);
-    const releaseLocal = await this.#local?.acquire(key, localOptions(options));
+    const started = performance.now();
+    let releaseLocal: (() => void) | undefined;
     try {
-      const started = performance.now();
-      const handle = await this.lock.lock(key, this.#acquireOptions(options, started));
+      const handle = await this.#observeWait(key, started, options.signal, async () => {
+        releaseLocal = await this.#local?.acquire(key, localOptions(options));
+        return this.lock.lock(key, this.#acquireOptions(options, started));
+      });
       return await this.#runHeld(handle, fn, options);
     } finally {
       releaseLocal?.();
@@ -105,7 +124,9 @@ export class LockService {
       releaseLocal = release;
     }
     try {
-      const handle = await this.lock.tryLock(key, this.#acquireOptions(options));
+      const handle = await this.#observeWait(key, performance.now(), options.signal, () =>
+        this.lock.tryLock(key, this.#acquireOptions(options)),
+      );
       if (handle === null) return { acquired: false };
       return { acquired: true, value: await this.#runHeld(handle, fn, options) };
     } finally {
@@ -129,8 +150,49 @@ export class LockService {
    */
   autoRenew(handle: LockHandle): () => void {
     const batched = this.lock as Partial<Pick<BaseLock, 'autoRenew'>>;
-    if (typeof batched.autoRenew === 'function') return batched.autoRenew.call(this.lock, handle);
-    return renewEachOnItsOwn(this.lock, handle);
+    const observer = this.#renewObserver(performance.now());
+    if (typeof batched.autoRenew === 'function') return batched.autoRenew.call(this.lock, handle, observer);
+    return renewEachOnItsOwn(this.lock, handle, observer);
+  }
+
+  #emit(event: LockEvent): void {
+    if (this.events.active) this.events.emit(event);
+  }
+
+  #renewObserver(heldSince: number): RenewObserver {
+    const backend = this.lock.backend;
+    return {
+      renewed: (h) => this.#emit({ type: 'renewed', key: h.key, backend, heldMs: performance.now() - heldSince }),
+      renewFailed: (h, error) =>
+        this.#emit({ type: 'renew-failed', key: h.key, backend, heldMs: performance.now() - heldSince, error }),
+    };
+  }
+
+  /** Runs an acquire and reports it as wait-started / wait-ended (+ acquired). */
+  async #observeWait<H extends LockHandle | null>(
+    key: string,
+    started: number,
+    signal: AbortSignal | undefined,
+    acquire: () => Promise<H>,
+  ): Promise<H> {
+    const backend = this.lock.backend;
+    this.#emit({ type: 'wait-started', key, backend });
+    try {
+      const handle = await acquire();
+      const waitedMs = performance.now() - started;
+      this.#emit({ type: 'wait-ended', key, backend, waitedMs, outcome: handle === null ? 'busy' : 'acquired' });
+      if (handle !== null) this.#emit({ type: 'acquired', key, backend, fencingToken: handle.fencingToken, waitedMs });
+      return handle;
+    } catch (error) {
+      const outcome =
+        error instanceof LockAcquireTimeoutError
+          ? 'timeout'
+          : signal?.aborted && error === signal.reason
+            ? 'aborted'
+            : 'error';
+      this.#emit({ type: 'wait-ended', key, backend, waitedMs: performance.now() - started, outcome, error });
+      throw error;
+    }
   }
 
   /** Closes the underlying lock (releases what it holds). */
@@ -149,10 +211,17 @@ export class LockService {
   }
 
   async #runHeld<T>(handle: LockHandle, fn: (handle: LockHandle) => Promise<T> | T, options: WithLockOptions): Promise<T> {
+    const heldSince = performance.now();
     const stopRenew = (options.autoRenew ?? this.#autoRenew) ? this.autoRenew(handle) : undefined;
     const onAbort = () => {
       const reason: unknown = handle.signal.reason;
-      if (reason instanceof LockLostError && this.#onLockLost) {
+      const heldMs = performance.now() - heldSince;
+      if (!(reason instanceof LockLostError)) {
+        this.#emit({ type: 'released', key: handle.key, backend: this.lock.backend, heldMs });
+        return;
+      }
+      this.#emit({ type: 'lost', key: handle.key, backend: this.lock.backend, heldMs, error: reason });
+      if (this.#onLockLost) {
         try {
           this.#onLockLost(reason, handle);
         } catch {
@@ -174,7 +243,7 @@ export class LockService {
       // Not held any more: the signal carries the LockLostError reported below.
       if (outcome.ok && !(error instanceof LockNotHeldError)) outcome = { ok: false, error };
     }
-    handle.signal.removeEventListener('abort', onAbort);
+    if (!handle.signal.aborted) handle.signal.removeEventListener('abort', onAbort);
     if (!outcome.ok) throw outcome.error;
     const reason: unknown = handle.signal.reason;
     if (reason instanceof LockLostError) throw reason;
@@ -194,7 +263,7 @@ function assertFunction(fn: unknown): void {
 }
 
 /** The watchdog for a foreign `DistributedLock`: one timer per handle, renew at ttl/3. */
-function renewEachOnItsOwn(lock: DistributedLock, handle: LockHandle): () => void {
+function renewEachOnItsOwn(lock: DistributedLock, handle: LockHandle, observer: RenewObserver): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const ttl = Math.max(3, Math.floor(handle.validUntil - performance.now()));
@@ -202,9 +271,14 @@ function renewEachOnItsOwn(lock: DistributedLock, handle: LockHandle): () => voi
   const tick = () => {
     if (stopped || !handle.held) return;
     lock.renew(handle).then(
-      () => schedule(every),
+      () => {
+        observer.renewed?.(handle);
+        schedule(every);
+      },
       (error: unknown) => {
-        if (!(error instanceof LockNotHeldError)) schedule(Math.max(10, Math.floor(every / 3)));
+        if (error instanceof LockNotHeldError) return;
+        observer.renewFailed?.(handle, error instanceof Error ? error : new Error(String(error)));
+        schedule(Math.max(10, Math.floor(every / 3)));
       },
     );
   };

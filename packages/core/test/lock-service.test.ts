@@ -7,6 +7,7 @@ import {
   MemoryLock,
   MemoryLockStore,
   type DistributedLock,
+  type LockEvent,
   type LockHandle,
 } from '../src/index.js';
 import { CountingLock } from './counting-lock.js';
@@ -199,6 +200,62 @@ describe('LockService.autoRenew', () => {
     const seen = renewals;
     await sleep(150);
     expect(renewals).toBe(seen);
+    await service.close();
+  });
+});
+
+describe('LockService events', () => {
+  it('reports waits, acquisitions, renewals and releases with durations', async () => {
+    const events: LockEvent[] = [];
+    const service = new LockService(fresh(), { ttl: 60, onEvent: (e) => events.push(e) });
+    const holding = service.withLock('k', () => sleep(150));
+    await sleep(5);
+    await service.withLock('k', () => 'second');
+    await holding;
+    const types = events.map((e) => e.type);
+    expect(types.filter((t) => t === 'wait-started')).toHaveLength(2);
+    expect(types.filter((t) => t === 'acquired')).toHaveLength(2);
+    expect(types.filter((t) => t === 'released')).toHaveLength(2);
+    expect(types.filter((t) => t === 'renewed').length).toBeGreaterThanOrEqual(2);
+    const secondWait = events.filter((e) => e.type === 'wait-ended')[1];
+    expect(secondWait).toMatchObject({ outcome: 'acquired', key: 'k', backend: 'memory' });
+    expect((secondWait as { waitedMs: number }).waitedMs).toBeGreaterThan(100);
+    const firstRelease = events.find((e) => e.type === 'released') as { heldMs: number };
+    expect(firstRelease.heldMs).toBeGreaterThanOrEqual(140);
+    await service.close();
+  });
+
+  it('reports busy, timeout and aborted waits, and losses', async () => {
+    const service = new LockService(fresh(), { autoRenew: false });
+    const outcomes: string[] = [];
+    const lost: LockEvent[] = [];
+    service.events.on('wait-ended', (e) => outcomes.push(e.outcome));
+    service.events.on('lost', (e) => lost.push(e));
+    service.events.on('*', () => {
+      throw new Error('a broken listener changes nothing');
+    });
+    const holding = service.withLock('k', () => sleep(100));
+    await sleep(5);
+    await service.tryWithLock('k', () => 1);
+    await service.withLock('k', () => 1, { waitTimeout: 10 }).catch(() => {});
+    await service.withLock('k', () => 1, { signal: AbortSignal.timeout(10) }).catch(() => {});
+    await holding;
+    await service.withLock('short', () => sleep(60), { ttl: 20 }).catch(() => {});
+    expect(outcomes).toEqual(['acquired', 'busy', 'timeout', 'aborted', 'acquired']);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatchObject({ type: 'lost', key: 'short' });
+    await service.close();
+  });
+
+  it('reports a failing renewal as renew-failed', async () => {
+    const lock = new CountingLock();
+    const failures: Error[] = [];
+    const service = new LockService(lock, { ttl: 300 });
+    service.events.on('renew-failed', (e) => failures.push(e.error));
+    lock.failRenewals = true;
+    await service.withLock('k', () => sleep(200)).catch(() => {});
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    expect(failures[0]!.message).toContain('simulated backend outage');
     await service.close();
   });
 });
