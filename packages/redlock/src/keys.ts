@@ -1,0 +1,18 @@
+/** The Redis names of one lock; the same layout as `@dlock/redis`, hash-tagged by the key. */
+export interface LockKeys {
+  /** `<prefix>:{<key>}`: holds the owner token, with the lease as its PTTL. */
+  readonly lock: string;
+  /** `<prefix>:{<key>}:fence`: the node's fencing counter; never expires. */
+  readonly fence: string;
+  /** `<prefix>:{<key>}:released`: a release is announced here. */
+  readonly channel: string;
+}
+
+/**
+ * Names for `key`. Injective: lock names end in `}`, counters in `:fence`, channels in
+ * `:released`, so no key's counter or channel can collide with another key's lock.
+ */
+export function keysOf(prefix: string, key: string): LockKeys {
+  const lock = `${prefix}:{${key}}`;
+  return { lock, fence: `${lock}:fence`, channel: `${lock}:released` };
+}

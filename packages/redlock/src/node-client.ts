@@ -1,0 +1,203 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { RedlockNodeTimeoutError } from './errors.js';
+import type { Script } from './scripts.js';
+
+/**
+ * One Redlock node as the caller gives it: an ioredis client (used as is and left open at
+ * `close()`), or options / a `redis://` URL from which Redlock makes (and later closes) its own.
+ * @example
+ * ```ts
+ * const nodes: RedlockNode[] = [new Redis(6379), { host: '10.0.0.2', port: 6379 }, 'redis://10.0.0.3:6379'];
+ * ```
+ */
+export type RedlockNode = Redis | RedisOptions | string;
+
+/** Keys and arguments of one script call. */
+export interface ScriptCall {
+  readonly keys: readonly string[];
+  readonly args: readonly (string | number)[];
+}
+
+/**
+ * One independent Redis master: runs Redlock's scripts with a per-node deadline, and owns a
+ * subscriber connection (made on first use) for release announcements.
+ *
+ * The deadline is about silence, not queueing: a command fails once the node has owed us
+ * replies and sent none for `timeout` ms. A stopped or partitioned node is given up on after
+ * `timeout`, while a burst (1000 acquires at once) that keeps a healthy node busy for longer does
+ * not fail; `cap` bounds the wait in any case (an answer after the lease ended is useless).
+ */
+export class NodeClient {
+  /** `host:port`, used in errors. */
+  readonly label: string;
+  readonly client: Redis;
+  readonly #owned: boolean;
+  readonly #onMessage: (channel: string, message: string) => void;
+  #subscriber: Redis | undefined;
+  /** When this node last answered anything (performance.now()). */
+  #lastReply = 0;
+  /** Scripts this connection has run, so EVALSHA will find them (forgotten on reconnect). */
+  readonly #loaded = new Set<string>();
+  readonly #forgetScripts = (): void => this.#loaded.clear();
+  /** A (re)connected node has shown life: commands queued meanwhile get their full timeout from now. */
+  readonly #alive = (): void => {
+    this.#lastReply = performance.now();
+  };
+
+  constructor(node: RedlockNode, onMessage: (channel: string, message: string) => void) {
+    this.#owned = !isClient(node);
+    this.client = isClient(node) ? node : typeof node === 'string' ? new Redis(node) : new Redis(node);
+    // Failures reach us through the commands; a listener keeps ioredis from logging each one.
+    if (this.#owned) this.client.on('error', ignore);
+    // A new connection may be to a restarted, empty server: send scripts in full again.
+    this.client.on('close', this.#forgetScripts);
+    this.client.on('ready', this.#alive);
+    const o = this.client.options;
+    this.label = o.path ? String(o.path) : `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
+    this.#onMessage = onMessage;
+  }
+
+  /** Runs `script` once; rejects with {@link RedlockNodeTimeoutError} when the node falls silent. */
+  run(script: Script, call: ScriptCall, timeout: number, cap = timeout * 20): Promise<unknown> {
+    return this.#within(this.#eval(script, call), timeout, cap);
+  }
+
+  /**
+   * Runs `script` once per call in one pipeline (one round trip). Resolves one result or
+   * `Error` per call; rejects (timeout, connection) only when the whole pipeline failed.
+   * The calls must be idempotent: after NOSCRIPT the whole pipeline is sent again.
+   */
+  runMany(script: Script, calls: readonly ScriptCall[], timeout: number, cap = timeout * 20): Promise<Array<unknown>> {
+    return this.#within(this.#evalMany(script, calls), timeout, cap);
+  }
+
+  /** Subscribes to `channel`; rejects when the node falls silent (the subscription may still complete later). */
+  subscribe(channel: string, timeout: number): Promise<unknown> {
+    return this.#within(this.#sub().subscribe(channel), timeout, timeout * 20);
+  }
+
+  unsubscribe(channel: string): void {
+    this.#subscriber?.unsubscribe(channel).catch(ignore);
+  }
+
+  /** Closes what Redlock opened: the subscriber always, the command connection if it made it. */
+  async close(timeout: number): Promise<void> {
+    this.#subscriber?.disconnect();
+    this.client.off('close', this.#forgetScripts);
+    this.client.off('ready', this.#alive);
+    if (!this.#owned) return;
+    // QUIT lets replies in flight arrive; a node that does not answer (paused) is just dropped.
+    await this.#within(this.client.quit(), timeout, timeout).catch(ignore);
+    this.client.disconnect();
+  }
+
+  #sub(): Redis {
+    if (this.#subscriber === undefined) {
+      // Its own connection: a subscribed connection cannot run commands. ioredis re-subscribes
+      // after a reconnect, and queues SUBSCRIBE until the connection is up.
+      const sub = this.client.duplicate({ autoResubscribe: true, enableOfflineQueue: true, lazyConnect: false });
+      sub.on('error', ignore);
+      sub.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
+      this.#subscriber = sub;
+    }
+    return this.#subscriber;
+  }
+
+  async #eval(script: Script, { keys, args }: ScriptCall): Promise<unknown> {
+    if (!this.#loaded.has(script.sha)) {
+      // First use on this connection: EVAL caches the script, and saves a NOSCRIPT round trip
+      // for every call of a burst that starts on a fresh connection.
+      const reply = await this.client.eval(script.source, keys.length, ...keys, ...args);
+      this.#loaded.add(script.sha);
+      return reply;
+    }
+    try {
+      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      // The script cache was flushed (SCRIPT FLUSH): send the source again.
+      if (!isNoScript(error)) throw error;
+      this.#loaded.delete(script.sha);
+      return this.#eval(script, { keys, args });
+    }
+  }
+
+  async #evalMany(script: Script, calls: readonly ScriptCall[]): Promise<unknown[]> {
+    const send = async (): Promise<unknown[]> => {
+      const pipeline = this.client.pipeline();
+      // First use on this connection: load the script in the same round trip.
+      const load = !this.#loaded.has(script.sha);
+      if (load) pipeline.script('LOAD', script.source);
+      for (const { keys, args } of calls) pipeline.evalsha(script.sha, keys.length, ...keys, ...args);
+      const replies = ((await pipeline.exec()) ?? []).slice(load ? 1 : 0);
+      this.#loaded.add(script.sha);
+      return calls.map((_, i) => {
+        const [error, value] = replies[i] ?? [new Error('no reply in pipeline'), undefined];
+        return error ?? value;
+      });
+    };
+    const results = await send();
+    if (!results.some(isNoScript)) return results;
+    // The script cache was flushed meanwhile: load it and send the (idempotent) calls again.
+    this.#loaded.delete(script.sha);
+    return send();
+  }
+
+  /**
+   * `promise`, or a {@link RedlockNodeTimeoutError} once the node has answered nothing for
+   * `timeout` ms since this command went out (or `cap` ms after that, whichever is first).
+   * The late outcome of a timed-out command is dropped.
+   *
+   * The clock starts when the current synchronous burst is over (a thousand `tryLock()` calls
+   * issued in one tick take tens of ms to queue; that is our time, not the node's), and the
+   * verdict waits until the event loop has read the sockets, so replies that already arrived
+   * while this process was busy count as answers.
+   */
+  #within<T>(promise: Promise<T>, timeout: number, cap: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      let sent = 0;
+      let timer: NodeJS.Timeout | undefined;
+      let immediate: NodeJS.Immediate | undefined;
+      const check = (): void => {
+        const now = performance.now();
+        const deadline = Math.min(Math.max(this.#lastReply, sent) + timeout, sent + cap);
+        if (now >= deadline) reject(new RedlockNodeTimeoutError(this.label, timeout));
+        else timer = setTimeout(judge, deadline - now);
+      };
+      const judge = (): void => {
+        immediate = setImmediate(check);
+      };
+      immediate = setImmediate(() => {
+        if (settled) return;
+        sent = performance.now();
+        timer = setTimeout(judge, timeout);
+      });
+      const settle = (): void => {
+        settled = true;
+        clearTimeout(timer);
+        clearImmediate(immediate);
+        this.#lastReply = performance.now();
+      };
+      promise.then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (error: unknown) => {
+          settle();
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+  }
+}
+
+function isClient(node: RedlockNode): node is Redis {
+  return typeof node === 'object' && node !== null && typeof (node as Redis).evalsha === 'function';
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+function ignore(): void {}

@@ -1,0 +1,17 @@
+import { lockContractSuite, startRedisNodes, type RedisServer, type ServerGroup } from '@dlock/testkit';
+import { afterAll, beforeAll } from 'vitest';
+import { Redlock } from '../src/index.js';
+
+// The shared contract, against 5 real, independent redis-server processes.
+let nodes: ServerGroup<RedisServer>;
+beforeAll(async () => {
+  nodes = await startRedisNodes(5);
+});
+afterAll(async () => {
+  await nodes?.stop();
+});
+
+lockContractSuite('Redlock (5 nodes)', () => new Redlock(nodes.map((n) => n.url)), {
+  fifo: false,
+  wakeupBudgetMs: 100,
+});
