@@ -226,6 +226,9 @@ export abstract class BaseLock implements DistributedLock {
     const h = this.#own(handle);
     this.#assertOpen('unlock', h.key);
     if (h.state === 'released') throw new LockNotHeldError(h.key, 'it was already released', { backend: this.backend });
+    // Stop renewing first: a release that fails midway must not leave the watchdog extending
+    // a lock its owner asked to give up (it then simply expires).
+    this.#watchdog.remove(h);
     let released: boolean;
     try {
       released = await this.releaseOnce(h);
