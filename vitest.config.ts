@@ -1,19 +1,19 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const src = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+const src = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url));
 
 // One run for the whole monorepo; each package's tests live in packages/<name>/test.
 // Tests import the packages' sources (not dist) so a failing test points at the real line.
 export default defineConfig({
   resolve: {
-    alias: {
-      '@dlock/core': src('core'),
-      '@dlock/testkit': src('testkit'),
-      '@dlock/redis': src('redis'),
-      '@dlock/etcd': src('etcd'),
-      '@dlock/redlock': src('redlock'),
-    },
+    alias: [
+      { find: /^@dlock\/testkit\/contract$/, replacement: src('testkit/src/contract/index.ts') },
+      ...['core', 'testkit', 'redis', 'etcd', 'redlock'].map((name) => ({
+        find: new RegExp(`^@dlock/${name}$`),
+        replacement: src(`${name}/src/index.ts`),
+      })),
+    ],
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],

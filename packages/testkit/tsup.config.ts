@@ -1,4 +1,9 @@
 import { defineConfig } from 'tsup';
 import { packageBuild } from '../../tsup.base';
 
-export default defineConfig(packageBuild());
+// Two entries: the harness (ESM + CJS) and the contract suite (ESM only: it imports vitest,
+// which cannot be required). The package's build script empties dist/ first.
+export default defineConfig([
+  packageBuild({ index: 'src/index.ts' }, { clean: false }),
+  packageBuild({ contract: 'src/contract/index.ts' }, { clean: false, format: ['esm'] }),
+]);

@@ -1,4 +1,5 @@
-import { lockContractSuite, startRedisNodes, type RedisServer, type ServerGroup } from '@dlock/testkit';
+import { lockContractSuite } from '@dlock/testkit/contract';
+import { startRedisNodes, type RedisServer, type ServerGroup } from '@dlock/testkit';
 import { afterAll, beforeAll } from 'vitest';
 import { Redlock } from '../src/index.js';
 

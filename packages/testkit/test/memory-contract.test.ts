@@ -1,5 +1,5 @@
 import { MemoryLock, MemoryLockStore } from '@dlock/core';
-import { lockContractSuite } from '../src/contract/index.js';
+import { lockContractSuite } from '@dlock/testkit/contract';
 
 // Each test gets a fresh store shared by the instances it opens, like separate clients of one server.
 let store = new MemoryLockStore();

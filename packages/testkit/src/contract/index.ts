@@ -1,2 +1,4 @@
-export { lockContractSuite, uniqueKey, waitFor, type LockFactory } from './lock-contract-suite.js';
+// `@dlock/testkit/contract`: the backend contract suite. ESM only, like vitest which it runs in.
+export { lockContractSuite, type LockFactory } from './lock-contract-suite.js';
 export type { ContractOptions, ResolvedContract } from './capabilities.js';
+export { uniqueKey, waitFor } from '../util.js';

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   InvalidOptionError,
@@ -11,6 +10,7 @@ import {
   type LockHandle,
 } from '@dlock/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { uniqueKey, waitFor } from '../util.js';
 import { resolveContract, type ContractOptions, type ResolvedContract } from './capabilities.js';
 
 /** Makes a new, independent lock instance (its own connection where the backend has one). */
@@ -347,18 +347,4 @@ export function lockContractSuite(name: string, factory: LockFactory, options: C
       expect(order).toEqual([0, 1, 2, 3]);
     });
   });
-}
-
-/** A key no other test (or run) uses: tests never rely on an empty server. */
-export function uniqueKey(prefix = 'dlock-test'): string {
-  return `${prefix}:${randomUUID()}`;
-}
-
-/** Polls `condition` every 10 ms until true, or throws after `timeoutMs`. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(10);
-  }
 }

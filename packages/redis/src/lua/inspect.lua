@@ -1,0 +1,12 @@
+-- inspect: read the current holder, lease and fencing token atomically (read-only).
+-- KEYS[1]  the lock key
+-- KEYS[2]  the key's fence counter
+-- ARGV     none
+-- Returns  nil when the key is free; otherwise {token, pttl, fence}: the holder's full token,
+--          the ms left on its lease (-1: no expiry) and the fence counter as a decimal string
+--          (the holder's fencing token: only a successful acquire increments it).
+local token = redis.call('GET', KEYS[1])
+if not token then
+  return nil
+end
+return {token, redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2]) or '0'}

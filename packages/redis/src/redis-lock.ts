@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto';
+import {
+  BaseLock,
+  InvalidOptionError,
+  validateTtl,
+  type AcquireAttempt,
+  type BaseLockOptions,
+  type HeldLock,
+  type LockCapabilities,
+  type LockInfo,
+} from '@dlock/core';
+import type { RedisOptions } from 'ioredis';
+import { resolveClient, whenConnected } from './client.js';
+import { redisLockKeys, type RedisLockKeys } from './keys.js';
+import { ReleaseSubscriber } from './release-subscriber.js';
+import { renewBatch } from './renew-batch.js';
+import { parseAcquire, parseFlag, parseInspect } from './replies.js';
+import { redisLockScripts, type LuaScript } from './scripts.js';
+import { withTimeout } from './timeout.js';
+import type { RedisLockClient, ScriptArg } from './types.js';
+
+/** Options of {@link RedisLock}. */
+export interface RedisLockOptions extends BaseLockOptions {
+  /**
+   * Namespace of every Redis name this lock uses: `<prefix>:{<key>}` (the lock),
+   * `<prefix>:{<key>}:fence` (the fencing counter), `<prefix>:{<key>}:released` (the channel).
+   * Instances contend for the same locks only when they share a prefix (and a server). Must not
+   * contain `{` or `}` (they would move the Cluster hash tag).
+   * @default 'dlock'
+   * @example 'billing:locks'
+   */
+  prefix?: string;
+  /**
+   * Longest wait for the server's answer to one command, pipeline or subscription, in ms. A
+   * server that is down or paused makes the call fail with `LockBackendError` (cause:
+   * `RedisTimeoutError`) after this long, instead of waiting in ioredis's offline queue.
+   * `lock()` runs at most one command at a time, so it rejects no later than `waitTimeout`
+   * plus this.
+   * @default 2_000
+   * @example 500
+   */
+  operationTimeout?: number;
+}
+
+/**
+ * Defaults of {@link RedisLockOptions} (the inherited `defaultTtl` is 30 000 ms and
+ * `maxRetryDelay` 1 000 ms, see `BaseLockOptions`).
+ *
+ * @example
+ * ```ts
+ * new RedisLock(client, { operationTimeout: defaultRedisLockOptions.operationTimeout * 2 });
+ * ```
+ */
+export const defaultRedisLockOptions = Object.freeze({ prefix: 'dlock', operationTimeout: 2_000 });
+
+/**
+ * A distributed lock on one Redis server (or Redis Cluster), through ioredis. Each acquire is
+ * one Lua call that also hands out a strictly increasing fencing token; waiters sleep until a
+ * release is published on the key's channel (or the holder's lease would end), and the
+ * watchdog renews all locks of the instance in one pipeline per tick.
+ *
+ * Pass an ioredis `Redis` or `Cluster` you own (it stays open on `close()`), or ioredis options
+ * or a URL (the lock creates the client and closes it on `close()`).
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { RedisLock } from '@dlock/redis';
+ *
+ * const lock = new RedisLock(new Redis('redis://127.0.0.1:6379'), { prefix: 'myapp' });
+ * await using handle = await lock.lock('invoice:42', { ttl: 10_000, waitTimeout: 5_000 });
+ * await db.invoices.update(42, { status: 'paid' }, { fence: handle.fencingToken });
+ * ```
+ */
+export class RedisLock extends BaseLock {
+  readonly backend = 'redis';
+  readonly capabilities: LockCapabilities = Object.freeze({ ttlGranularityMs: 1, minTtlMs: 1, fencing: 'strict' });
+  /** The client commands go through (yours, or the one created from your options). */
+  readonly client: RedisLockClient;
+  /** See {@link RedisLockOptions.prefix}. */
+  readonly prefix: string;
+  /** See {@link RedisLockOptions.operationTimeout}. */
+  readonly operationTimeout: number;
+  readonly #ownsClient: boolean;
+  readonly #subscriber: ReleaseSubscriber;
+  /** Published with this instance's releases: its subscriber skips them (see releaseOnce). */
+  readonly #instanceId = randomBytes(8).toString('hex');
+
+  /**
+   * @param client an ioredis `Redis` or `Cluster` (not closed by `close()`), or ioredis
+   *   `RedisOptions` / a `redis://` / `rediss://` URL to create one (closed by `close()`).
+   * @param options prefix, operation timeout, default TTL and retry bound.
+   */
+  constructor(client: RedisLockClient | RedisOptions | string, options: RedisLockOptions = {}) {
+    super(options);
+    this.prefix = validatePrefix(options.prefix ?? defaultRedisLockOptions.prefix);
+    this.operationTimeout =
+      options.operationTimeout === undefined
+        ? defaultRedisLockOptions.operationTimeout
+        : validateTtl(options.operationTimeout, 'operationTimeout');
+    const resolved = resolveClient(client);
+    this.client = resolved.client;
+    this.#ownsClient = resolved.owned;
+    this.#subscriber = new ReleaseSubscriber(
+      () => this.client.duplicate(),
+      (key, message) => {
+        if (message !== this.#instanceId) this.notifyReleased(key);
+      },
+      this.operationTimeout,
+      () => whenConnected(this.client, this.operationTimeout),
+    );
+  }
+
+  /** The Redis names used for `key` (for debugging, or for other programs speaking the protocol). */
+  keysFor(key: string): RedisLockKeys {
+    return redisLockKeys(this.prefix, key);
+  }
+
+  protected async acquireOnce(key: string, token: string, ttl: number): Promise<AcquireAttempt> {
+    const keys = redisLockKeys(this.prefix, key);
+    let reply: unknown;
+    try {
+      reply = await this.#call(redisLockScripts.acquire, [keys.lock, keys.fence, token, ttl]);
+    } catch (error) {
+      this.#releaseLater(keys, token);
+      throw error;
+    }
+    const result = parseAcquire(reply);
+    if (result.acquired) return { acquired: true, fencingToken: result.fencingToken, data: keys };
+    // While release messages may be missed (subscriber reconnecting), do not sleep through the
+    // holder's whole lease: poll at most every maxRetryDelay.
+    const retryAfter = this.#subscriber.live || result.pttl < 0 ? result.pttl : Math.min(result.pttl, this.maxRetryDelay);
+    return { acquired: false, retryAfter };
+  }
+
+  /**
+   * Owner-checked delete and publish. A successful release wakes this instance's next waiter
+   * for the key at once, a pub/sub round trip sooner than its own message would, which it
+   * recognises by the instance id and skips. Other processes act on the message.
+   */
+  protected async releaseOnce(lock: HeldLock): Promise<boolean> {
+    const keys = this.#keysOf(lock);
+    const reply = await this.#call(redisLockScripts.release, [keys.lock, lock.token, keys.channel, this.#instanceId]);
+    const released = parseFlag('release', reply);
+    if (released) this.notifyReleased(lock.key);
+    return released;
+  }
+
+  protected async renewOnce(lock: HeldLock, ttl: number): Promise<boolean> {
+    const keys = this.#keysOf(lock);
+    return parseFlag('renew', await this.#call(redisLockScripts.renew, [keys.lock, lock.token, ttl]));
+  }
+
+  protected async inspectOnce(key: string): Promise<LockInfo | null> {
+    const keys = redisLockKeys(this.prefix, key);
+    return parseInspect(key, await this.#call(redisLockScripts.inspect, [keys.lock, keys.fence]));
+  }
+
+  /** All renewals of a watchdog tick in one pipeline (one per node on a Cluster). */
+  protected override renewManyOnce(locks: readonly HeldLock[]): Promise<Array<boolean | Error>> {
+    const renewals = locks.map((lock) => ({ lockKey: this.#keysOf(lock).lock, token: lock.token, ttl: lock.ttl }));
+    return renewBatch(this.client, renewals, this.operationTimeout);
+  }
+
+  protected override watchReleases(key: string): Promise<void> {
+    return this.#subscriber.watch(redisLockKeys(this.prefix, key).channel, key);
+  }
+
+  protected override unwatchReleases(key: string): void {
+    this.#subscriber.unwatch(redisLockKeys(this.prefix, key).channel);
+  }
+
+  protected override async closeBackend(): Promise<void> {
+    this.#subscriber.close();
+    if (!this.#ownsClient) return;
+    try {
+      await withTimeout(this.client.quit(), this.operationTimeout, 'quit');
+    } catch {
+      // Unreachable server: drop the connection below.
+    } finally {
+      this.client.disconnect();
+    }
+  }
+
+  #call(script: LuaScript, args: readonly ScriptArg[]): Promise<unknown> {
+    return withTimeout(script.run(this.client, args), this.operationTimeout, script.name);
+  }
+
+  #keysOf(lock: HeldLock): RedisLockKeys {
+    return (lock.data as RedisLockKeys | undefined) ?? redisLockKeys(this.prefix, lock.key);
+  }
+
+  /**
+   * An acquire that failed with a timeout or a dropped connection may still reach the server
+   * and take the lock for a token nobody holds, blocking the key for a whole TTL. A release of
+   * that token, sent right behind it on the same connection, undoes it. Best effort, unbounded
+   * (it must not overtake the acquire), and harmless when the acquire never ran.
+   */
+  #releaseLater(keys: RedisLockKeys, token: string): void {
+    // Published with an empty message: this instance's own waiters must hear of it too.
+    redisLockScripts.release.run(this.client, [keys.lock, token, keys.channel, '']).catch(() => undefined);
+  }
+}
+
+function validatePrefix(prefix: unknown): string {
+  if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
+    throw new InvalidOptionError('prefix', 'a string without "{" or "}"', prefix);
+  }
+  return prefix;
+}

@@ -1,0 +1,19 @@
+import { lockContractSuite } from '@dlock/testkit/contract';
+import { afterAll, beforeAll } from 'vitest';
+import { startRedis, type RedisServer } from '@dlock/testkit';
+import { RedisLock } from '../src/index.js';
+
+// The shared contract against one real redis-server. Each instance creates (and closes) its
+// own client from options, as most applications would.
+let server: RedisServer;
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+lockContractSuite('RedisLock (standalone)', () => new RedisLock({ host: server.host, port: server.port }), {
+  fifo: true,
+  wakeupBudgetMs: 200,
+});

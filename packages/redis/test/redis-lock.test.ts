@@ -1,0 +1,268 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InvalidOptionError, LockLostError, LockService } from '@dlock/core';
+import { startRedis, uniqueKey, waitFor, type RedisServer } from '@dlock/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { clusterSlot } from '../src/cluster-slot.js';
+import { RedisLock, redisLockKeys, redisLockScripts } from '../src/index.js';
+import { adminClient } from './helpers/redis.js';
+
+// RedisLock specifics beyond the shared contract, against one real redis-server.
+let server: RedisServer;
+let admin: Redis;
+const cleanup: Array<() => Promise<unknown> | void> = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+  admin = adminClient(server.port);
+});
+afterEach(async () => {
+  await Promise.allSettled(cleanup.splice(0).map((f) => f()));
+});
+afterAll(async () => {
+  admin?.disconnect();
+  await server?.stop();
+});
+
+function open(options: ConstructorParameters<typeof RedisLock>[1] = {}): RedisLock {
+  const lock = new RedisLock({ host: server.host, port: server.port }, options);
+  cleanup.push(() => lock.close());
+  return lock;
+}
+
+function userClient(options: { keyPrefix?: string } = {}): Redis {
+  const client = new Redis({ host: server.host, port: server.port, ...options });
+  cleanup.push(() => client.disconnect());
+  return client;
+}
+
+describe('options', () => {
+  it('rejects a bad prefix, operationTimeout or client with InvalidOptionError before connecting', () => {
+    const client = { host: '127.0.0.1', port: server.port, lazyConnect: true };
+    expect(() => new RedisLock(client, { prefix: 'a{b' })).toThrow(InvalidOptionError);
+    expect(() => new RedisLock(client, { prefix: 'a}b' })).toThrow(/prefix must be a string without/);
+    expect(() => new RedisLock(client, { prefix: 5 as unknown as string })).toThrow(InvalidOptionError);
+    for (const bad of [0, -1, 1.5, Number.NaN, '100']) {
+      expect(() => new RedisLock(client, { operationTimeout: bad as number })).toThrow(/^operationTimeout must be/);
+    }
+    expect(() => new RedisLock(42 as unknown as string)).toThrow(InvalidOptionError);
+    expect(() => new RedisLock(client, null as unknown as object)).toThrow(InvalidOptionError);
+  });
+
+  it('a URL or options create a client that close() closes; a given client stays open', async () => {
+    const fromUrl = new RedisLock(server.url);
+    const given = userClient();
+    const onGiven = new RedisLock(given);
+    const key = uniqueKey();
+    const h = (await fromUrl.tryLock(key))!;
+    expect(await onGiven.isLocked(key)).toBe(true);
+    await h.release();
+    await fromUrl.close();
+    await onGiven.close();
+    await waitFor(() => fromUrl.client.status === 'end', 1_000);
+    expect(await given.ping()).toBe('PONG');
+  });
+});
+
+describe('names and wire format', () => {
+  it('keys, fence and channel share one hash tag, also for keys with braces and percent signs', () => {
+    const tricky = ['plain', 'a}b', '}', '{', '{}', '}{', 'a{b}c', '%7D', '%', 'ключ 🔒', 'x'.repeat(1024)];
+    const names = new Set<string>();
+    for (const key of tricky) {
+      const k = redisLockKeys('dlock', key);
+      const slot = clusterSlot(k.lock);
+      expect(clusterSlot(k.fence)).toBe(slot);
+      expect(clusterSlot(k.channel)).toBe(slot);
+      // The tag is the whole (escaped) key: it ends exactly at our closing brace.
+      expect(k.lock.indexOf('}', k.lock.indexOf('{'))).toBe(k.lock.length - 1);
+      names.add(k.lock);
+    }
+    expect(names.size).toBe(tricky.length);
+    // One-to-one: the escaped form of one key is never another key's name.
+    expect(redisLockKeys('p', '%7D').lock).not.toBe(redisLockKeys('p', '}').lock);
+    expect(redisLockKeys('dlock', 'device:42')).toEqual({
+      lock: 'dlock:{device:42}',
+      fence: 'dlock:{device:42}:fence',
+      channel: 'dlock:{device:42}:released',
+    });
+  });
+
+  it('the server holds the token under the lock key and the fencing token in the fence counter', async () => {
+    const lock = open({ prefix: 'wire' });
+    const key = uniqueKey();
+    const names = redisLockKeys('wire', key);
+    const h = (await lock.tryLock(key, { ttl: 5_000 }))!;
+    expect(await admin.get(names.lock)).toBe(h.token);
+    expect(BigInt((await admin.get(names.fence))!)).toBe(h.fencingToken);
+    const pttl = await admin.pttl(names.lock);
+    expect(pttl).toBeGreaterThan(4_000);
+    expect(pttl).toBeLessThanOrEqual(5_000);
+    expect(await admin.ttl(names.fence)).toBe(-1);
+
+    const sub = adminClient(server.port);
+    cleanup.push(() => sub.disconnect());
+    const messages: string[] = [];
+    sub.on('message', (channel: string) => messages.push(channel));
+    await sub.subscribe(names.channel);
+    await h.release();
+    await waitFor(() => messages.length === 1, 1_000);
+    expect(messages).toEqual([names.channel]);
+    expect(await admin.exists(names.lock)).toBe(0);
+  });
+
+  it('a fresh fence counter starts at the server clock in microseconds', async () => {
+    const lock = open();
+    const [seconds] = await admin.time();
+    const h = (await lock.tryLock(uniqueKey()))!;
+    const floor = BigInt(seconds!) * 1_000_000n;
+    expect(h.fencingToken).toBeGreaterThan(floor);
+    expect(h.fencingToken).toBeLessThan(floor + 60_000_000n);
+    await h.release();
+  });
+
+  it('fencing tokens stay exact above 2^53', async () => {
+    const lock = open();
+    const key = uniqueKey();
+    await admin.set(redisLockKeys('dlock', key).fence, '9007199254740993');
+    const h = (await lock.tryLock(key))!;
+    expect(h.fencingToken).toBe(9007199254740994n);
+    expect((await lock.inspect(key))?.fencingToken).toBe(9007199254740994n);
+    await h.release();
+  });
+
+  it('prefixes separate lock namespaces; an ioredis keyPrefix is honoured', async () => {
+    const key = uniqueKey();
+    const a = open({ prefix: 'app-a' });
+    const b = open({ prefix: 'app-b' });
+    const ha = (await a.tryLock(key))!;
+    const hb = await b.tryLock(key);
+    expect(hb).not.toBeNull();
+    const prefixed = new RedisLock(userClient({ keyPrefix: 'tenant1:' }));
+    cleanup.push(() => prefixed.close());
+    const hp = (await prefixed.tryLock(key))!;
+    expect(await admin.get(`tenant1:dlock:{${key}}`)).toBe(hp.token);
+    const waiter = prefixed.lock(key, { waitTimeout: 2_000 });
+    await sleep(50);
+    await hp.release(); // published on the unprefixed channel the waiter subscribed to
+    const next = await waiter;
+    expect(next.held).toBe(true);
+    await Promise.all([ha.release(), hb!.release(), next.release()]);
+  });
+});
+
+describe('scripts', () => {
+  it('falls back to EVAL after SCRIPT FLUSH, for single calls and for the watchdog pipeline', async () => {
+    const lock = open();
+    const service = new LockService(lock, { ttl: 300 });
+    const key = uniqueKey();
+    await admin.script('FLUSH');
+    const h = (await lock.tryLock(key, { ttl: 300 }))!;
+    expect(h).not.toBeNull();
+    service.autoRenew(h);
+    await admin.script('FLUSH');
+    await sleep(700); // two watchdog ticks against an empty script cache
+    expect(h.held).toBe(true);
+    expect(await admin.script('EXISTS', redisLockScripts.renew.sha)).toEqual([1]);
+    await h.release();
+  });
+
+  it('an acquire resent with the holder token (a reconnect resend) returns the same fence, lease untouched', async () => {
+    const lock = open();
+    const key = uniqueKey();
+    const names = redisLockKeys('dlock', key);
+    const h = (await lock.tryLock(key, { ttl: 10_000 }))!;
+    const again = await admin.eval(redisLockScripts.acquire.source, 2, names.lock, names.fence, h.token, 60_000);
+    expect(again).toEqual([1, String(h.fencingToken)]);
+    expect(await admin.pttl(names.lock)).toBeLessThanOrEqual(10_000);
+    const other = await admin.eval(redisLockScripts.acquire.source, 2, names.lock, names.fence, 'f'.repeat(32), 1_000);
+    expect((other as [number, number])[0]).toBe(0);
+    await h.release();
+  });
+});
+
+describe('waiting', () => {
+  it('one release wakes one waiter of a process, not all of them; own releases skip the pub/sub hop', async () => {
+    const holderLock = open();
+    const client = userClient();
+    const waitersLock = new RedisLock(client);
+    cleanup.push(() => waitersLock.close());
+    // Count this instance's acquire attempts as they leave the client.
+    let attempts = 0;
+    const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    (client as unknown as { evalsha: typeof evalsha }).evalsha = (...args: unknown[]) => {
+      if (args[0] === redisLockScripts.acquire.sha) attempts++;
+      return evalsha(...args);
+    };
+    const key = uniqueKey();
+    const holder = (await holderLock.tryLock(key, { ttl: 30_000 }))!;
+    const order: number[] = [];
+    const waiters = Array.from({ length: 10 }, async (_, i) => {
+      const h = await waitersLock.lock(key, { ttl: 30_000, waitTimeout: 10_000 });
+      order.push(i);
+      return h;
+    });
+    await sleep(300);
+    const before = attempts;
+    await holder.release();
+    await waitFor(() => order.length === 1, 1_000);
+    await sleep(200);
+    expect(attempts - before).toBe(1);
+    expect(order).toEqual([0]);
+    // Hand the key down the queue inside the instance: each release wakes the next waiter
+    // directly, and the instance skips its own release message (no second, wasted attempt).
+    const handDown = attempts;
+    for (let i = 0; i < 10; i++) {
+      await waitFor(() => order.length === i + 1, 2_000);
+      await (await waiters[order[i]!]!).release();
+    }
+    await sleep(100);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(attempts - handDown).toBe(9);
+  });
+
+  it('a lock set without expiry by someone else: inspect says ttl -1, and waiters poll at maxRetryDelay', async () => {
+    const lock = open({ maxRetryDelay: 200 });
+    const key = uniqueKey();
+    const names = redisLockKeys('dlock', key);
+    await admin.set(names.lock, 'foreign-holder-token');
+    expect(await lock.inspect(key)).toEqual({ key, holder: 'foreign-', ttlRemaining: -1, fencingToken: 0n });
+    const waiting = lock.lock(key, { waitTimeout: 3_000 });
+    await sleep(100);
+    await admin.del(names.lock); // no release message: only polling can notice
+    const started = performance.now();
+    const h = await waiting;
+    expect(performance.now() - started).toBeLessThan(600);
+    await h.release();
+  });
+});
+
+describe('watchdog', () => {
+  it('a lock deleted from outside is reported lost through handle.signal', async () => {
+    const lock = open();
+    const service = new LockService(lock);
+    const key = uniqueKey();
+    const h = (await lock.tryLock(key, { ttl: 600 }))!;
+    service.autoRenew(h);
+    await sleep(250);
+    await admin.del(redisLockKeys('dlock', key).lock);
+    await waitFor(() => h.signal.aborted, 1_000);
+    expect(h.signal.reason).toBeInstanceOf(LockLostError);
+    expect((h.signal.reason as Error).message).toMatch(/watchdog found the lock gone/);
+  });
+
+  it('a lock expired or taken over from outside is reported lost, and the new holder keeps it', async () => {
+    const lock = open();
+    const service = new LockService(lock);
+    const [k1, k2] = [uniqueKey(), uniqueKey()];
+    const expired = (await lock.tryLock(k1, { ttl: 900 }))!;
+    const taken = (await lock.tryLock(k2, { ttl: 900 }))!;
+    service.autoRenew(expired);
+    service.autoRenew(taken);
+    await admin.pexpire(redisLockKeys('dlock', k1).lock, 1);
+    await admin.set(redisLockKeys('dlock', k2).lock, 'someone-else', 'PX', 60_000);
+    await waitFor(() => expired.signal.aborted && taken.signal.aborted, 1_500);
+    expect(expired.signal.reason).toBeInstanceOf(LockLostError);
+    expect(taken.signal.reason).toBeInstanceOf(LockLostError);
+    expect(await admin.get(redisLockKeys('dlock', k2).lock)).toBe('someone-else');
+  });
+});
