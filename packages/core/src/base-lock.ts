@@ -421,10 +421,12 @@ export abstract class BaseLock implements DistributedLock {
   #armExpiry(h: Handle): void {
     const previous = this.#expiry.get(h);
     if (previous !== undefined) clearTimeout(previous);
-    const timer = setTimeout(
-      () => this.reportLost(h, 'its lease expired before it was renewed'),
-      Math.max(0, h.validUntil - this.clock.now()),
-    );
+    const timer = setTimeout(() => {
+      this.reportLost(h, 'its lease expired before it was renewed');
+      // Owner-checked, so harmless if someone else holds it now; frees the key at once if a
+      // renewal sent during a pause extended it after all.
+      this.releaseOnce(h).catch(() => false);
+    }, Math.max(0, h.validUntil - this.clock.now()));
     timer.unref();
     this.#expiry.set(h, timer);
   }
