@@ -1,0 +1,108 @@
+import { InvalidOptionError } from '@dlock/core';
+import { EtcdError, EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCUnavailableError, type CallContext } from 'etcd3';
+import { describe, expect, it } from 'vitest';
+import { EtcdLeaseLostError, EtcdMutex, etcdClientOptions, isTransientEtcdError } from '../src/index.js';
+import { isQueueEntry, leaseHex, leaseSentinelKey, prefixRangeEnd } from '../src/keys.js';
+
+// No server needed: the client configuration and the key layout.
+
+const unary: CallContext = { service: 'KV', method: 'txn', params: {}, isStream: false } as unknown as CallContext;
+
+describe('etcdClientOptions', () => {
+  it('gives every attempt of a unary call its own deadline, and streams none', () => {
+    const o = etcdClientOptions({ hosts: 'http://127.0.0.1:1' }, { callTimeout: 1_500 });
+    const factory = o.defaultCallOptions as (c: CallContext) => { deadline?: number };
+    const first = factory(unary).deadline!;
+    expect(first - Date.now()).toBeGreaterThan(1_400);
+    expect(first - Date.now()).toBeLessThanOrEqual(1_500);
+    expect(factory({ ...unary, isStream: true } as CallContext).deadline).toBeUndefined();
+  });
+
+  it('retries transient errors (each attempt anew) and nothing else; never blocks a member', async () => {
+    const o = etcdClientOptions({ hosts: 'http://127.0.0.1:1' }, { attempts: 4 });
+    const global = o.faultHandling!.global!;
+    let calls = 0;
+    const value = await global.execute(() => {
+      calls++;
+      if (calls < 3) throw new GRPCUnavailableError('etcdserver: leader changed');
+      return 'ok';
+    });
+    expect(value).toBe('ok');
+    expect(calls).toBe(3);
+
+    calls = 0;
+    const refused = await global
+      .execute(() => {
+        calls++;
+        throw new EtcdLeaseInvalidError('1');
+      })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(EtcdLeaseInvalidError);
+    expect(calls).toBe(1);
+
+    calls = 0;
+    const exhausted = await global
+      .execute(() => {
+        calls++;
+        throw new GRPCDeadlineExceededError('deadline');
+      })
+      .catch((e: unknown) => e);
+    expect(exhausted).toBeInstanceOf(GRPCDeadlineExceededError);
+    expect(calls).toBe(4);
+
+    // The per-member policy lets every call through, even after many failures.
+    const host = o.faultHandling!.host!('127.0.0.1:1');
+    for (let i = 0; i < 10; i++) await host.execute(() => Promise.reject(new GRPCUnavailableError('down'))).catch(() => undefined);
+    expect(await host.execute(() => 'through')).toBe('through');
+  });
+
+  it("keeps the caller's options", () => {
+    const mine = () => ({});
+    const o = etcdClientOptions({ hosts: ['a', 'b'], defaultCallOptions: mine, faultHandling: { watchBackoff: undefined } });
+    expect(o.hosts).toEqual(['a', 'b']);
+    expect(o.defaultCallOptions).toBe(mine);
+    expect(o.faultHandling!.global).toBeDefined();
+  });
+
+  it('classifies etcd3 errors by class (they all have name "Error")', () => {
+    expect(new GRPCUnavailableError('x').name).toBe('Error');
+    expect(isTransientEtcdError(new GRPCUnavailableError('x'))).toBe(true);
+    expect(isTransientEtcdError(new EtcdError('etcdserver: mvcc: required revision has been compacted'))).toBe(false);
+    expect(isTransientEtcdError(new Error('Unavailable'))).toBe(false);
+    const lost = new EtcdLeaseLostError('694d', 'was revoked', { key: 'k' });
+    expect(lost.name).toBe('EtcdLeaseLostError');
+    expect(lost.message).toContain('lease 694d was revoked');
+    expect(lost.message).toContain('"k"');
+  });
+});
+
+describe('keys', () => {
+  it('writes lease ids as Go does (%x: lowercase hex, no padding)', () => {
+    expect(leaseHex('2324035531328816390')).toBe('2040a200a23d8506');
+    expect(leaseHex('255')).toBe('ff');
+  });
+
+  it('prefix range ends like etcd WithPrefix', () => {
+    expect(prefixRangeEnd(Buffer.from('a/')).toString()).toBe('a0');
+    expect([...prefixRangeEnd(Buffer.from([0x61, 0xff]))]).toEqual([0x62]);
+    expect([...prefixRangeEnd(Buffer.from([0xff]))]).toEqual([0]);
+  });
+
+  it('a queue entry is a direct child of the queue directory', () => {
+    const dir = Buffer.from('jobs/');
+    expect(isQueueEntry(dir, Buffer.from('jobs/694d77aa'))).toBe(true);
+    expect(isQueueEntry(dir, Buffer.from('jobs/sub/694d77aa'))).toBe(false);
+    expect(isQueueEntry(dir, Buffer.from('jobs/'))).toBe(false);
+    expect(isQueueEntry(dir, Buffer.from('jobsx/1'))).toBe(false);
+    // A lease's marker key is no queue entry, not even with an empty prefix.
+    expect(isQueueEntry(dir, leaseSentinelKey('', '694d'))).toBe(false);
+    expect(isQueueEntry(Buffer.from('dlock/mutex/jobs/'), leaseSentinelKey('dlock/mutex/', '694d'))).toBe(false);
+  });
+
+  it('rejects bad options before connecting', () => {
+    expect(() => new EtcdMutex({ hosts: 'http://127.0.0.1:1' }, { prefix: 5 as unknown as string })).toThrow(InvalidOptionError);
+    expect(() => new EtcdMutex({ hosts: 'http://127.0.0.1:1' }, { callTimeout: 0 })).toThrow(/callTimeout must be/);
+    expect(() => new EtcdMutex({ hosts: 'http://127.0.0.1:1' }, { leaseIdleTimeout: -1 })).toThrow(/leaseIdleTimeout must be/);
+    expect(() => new EtcdMutex('localhost' as never)).toThrow(/client must be/);
+  });
+});
