@@ -40,7 +40,10 @@ export class NodeClient {
   readonly #loaded = new Set<string>();
   readonly #forgetScripts = (): void => this.#loaded.clear();
   /** A (re)connected node has shown life: commands queued meanwhile get their full timeout from now. */
+  /** Whether this connection was ever ready: its first connect is not counted as silence. */
+  #everReady = false;
   readonly #alive = (): void => {
+    this.#everReady = true;
     this.#lastReply = performance.now();
   };
 
@@ -147,8 +150,9 @@ export class NodeClient {
    * `timeout` ms since this command went out (or `cap` ms after that, whichever is first).
    * The late outcome of a timed-out command is dropped.
    *
-   * The clock starts when the current synchronous burst is over (a thousand `tryLock()` calls
-   * issued in one tick take tens of ms to queue; that is our time, not the node's), and the
+   * While the very first connection attempt is under way, only `cap` applies. The clock starts when the current
+   * synchronous burst is over (a thousand `tryLock()` calls issued in one tick take tens of ms
+   * to queue; that is our time, not the node's), and the
    * verdict waits until the event loop has read the sockets, so replies that already arrived
    * while this process was busy count as answers.
    */
@@ -160,7 +164,11 @@ export class NodeClient {
       let immediate: NodeJS.Immediate | undefined;
       const check = (): void => {
         const now = performance.now();
-        const deadline = Math.min(Math.max(this.#lastReply, sent) + timeout, sent + cap);
+        // A first connection (TCP + HELLO) on a busy machine can take longer than a node
+        // timeout meant for answers; it gets the cap, a node that once answered does not.
+        // (Only while that first attempt is under way: a refused one turns to 'reconnecting'.)
+        const firstConnect = !this.#everReady && ['wait', 'connecting', 'connect'].includes(this.client.status);
+        const deadline = firstConnect ? sent + cap : Math.min(Math.max(this.#lastReply, sent) + timeout, sent + cap);
         if (now >= deadline) reject(new RedlockNodeTimeoutError(this.label, timeout));
         else timer = setTimeout(judge, deadline - now);
       };
