@@ -11,9 +11,9 @@ export async function registerDevice(store, { systemUUID, machineId }) {
 }
 
 /** The same handler, exclusive per system through any dlock `LockService`. */
-export function registerDeviceLocked(locks, store, device) {
+export function registerDeviceLocked(locks, store, device, { ttl = 5_000, waitTimeout = 10_000 } = {}) {
   return locks.withLock(`register:${device.systemUUID}`, () => registerDevice(store, device), {
-    ttl: 5_000,
-    waitTimeout: 10_000,
+    ttl,
+    waitTimeout,
   });
 }

@@ -11,6 +11,10 @@ export class SystemStore {
     this.latencyMs = latencyMs;
   }
 
+  get description() {
+    return `in-process table, 0-${this.latencyMs} ms per round trip (set DATABASE_URL to use PostgreSQL)`;
+  }
+
   async #roundTrip() {
     await sleep(Math.random() * this.latencyMs);
   }
@@ -35,4 +39,12 @@ export class SystemStore {
   countSystems(systemUUID) {
     return this.records.filter((r) => r.systemUUID === systemUUID).length;
   }
+
+  /** System records and machines stored for one systemUUID. */
+  async summary(systemUUID) {
+    const records = this.records.filter((r) => r.systemUUID === systemUUID);
+    return { systems: records.length, machines: records.reduce((n, r) => n + r.machines.length, 0) };
+  }
+
+  async close() {}
 }
