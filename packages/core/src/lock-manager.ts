@@ -52,6 +52,11 @@ export class LockManager {
     return service;
   }
 
+  /** Whether a backend named `name` is registered. */
+  has(name: string): boolean {
+    return this.#services.has(name);
+  }
+
   /** Registered names in registration order. */
   names(): string[] {
     return [...this.#services.keys()];

@@ -17,6 +17,8 @@ describe('LockManager', () => {
     const a = manager.register('a', fresh());
     const b = manager.register('b', new LockService(fresh(), { ttl: 5_000 }));
     expect(manager.names()).toEqual(['a', 'b']);
+    expect(manager.has('a')).toBe(true);
+    expect(manager.has('c')).toBe(false);
     expect(manager.get('a')).toBe(a);
     expect(manager.get('b')).toBe(b);
     const value = await manager.withLock('b', 'k', async () => {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   abortableDelay,
   BaseLock,
@@ -57,7 +58,8 @@ export abstract class EtcdLockBase extends BaseLock {
   protected readonly pool: LeasePool;
   readonly #ownsClient: boolean;
   readonly #entries = new Set<KeyEntry>();
-  readonly #closing = new AbortController();
+  // Every queued waiter listens to this one signal, so Node's 10-listener warning does not apply.
+  readonly #closing = unlimitedListeners(new AbortController());
   readonly #waits = new Set<Promise<unknown>>();
   readonly #cleanups = new Set<Promise<void>>();
 
@@ -385,4 +387,9 @@ export abstract class EtcdLockBase extends BaseLock {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+function unlimitedListeners(controller: AbortController): AbortController {
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
