@@ -2,3 +2,4 @@
 // it loads from CommonJS too). The contract suite is `@dlock/testkit/contract`.
 export * from './util.js';
 export * from './servers/index.js';
+export * from './safety/index.js';

@@ -1,0 +1,44 @@
+// Backend adapters of the safety worker: how a worker process builds a lock from the JSON
+// connection info the checker gives it. Plain Node (no TypeScript): workers cannot use vitest's
+// transform, so they import the backends' built `dist/index.js` (the `module` file URL).
+//
+// An adapter is `async (spec) => ({ lock, close })`:
+//   spec.module      file URL (or specifier) of the backend's ESM build
+//   spec.connection  what the checker's backend spec produced (ports, endpoints), already proxied
+//   spec.options     lock options (prefix, timeouts) chosen by the checker
+// `close()` must leave nothing open: the worker process is expected to exit by itself afterwards.
+
+/** Local closes of a lock that created its own clients. */
+const closeLock = (lock) => () => lock.close();
+
+/** @type {Record<string, (spec: any) => Promise<{ lock: any, close: () => Promise<void> }>>} */
+export const adapters = {
+  /** `@dlock/redis`: one `RedisLock` per process, ioredis options (it owns and closes the client). */
+  async redis({ module, connection, options }) {
+    const { RedisLock } = await import(module);
+    const lock = new RedisLock({ host: connection.host, port: connection.port }, options);
+    return { lock, close: closeLock(lock) };
+  },
+
+  /** `@dlock/redlock`: one `Redlock` over every node, each given as ioredis options. */
+  async redlock({ module, connection, options }) {
+    const { Redlock } = await import(module);
+    const nodes = connection.nodes.map((node) => ({ host: node.host, port: node.port }));
+    const lock = new Redlock(nodes, options);
+    return { lock, close: closeLock(lock) };
+  },
+
+  /** `@dlock/etcd` `EtcdMutex` (the revision-ordered queue), from client options. */
+  async 'etcd-mutex'({ module, connection, options }) {
+    const { EtcdMutex } = await import(module);
+    const lock = new EtcdMutex({ hosts: connection.endpoints }, options);
+    return { lock, close: closeLock(lock) };
+  },
+
+  /** `@dlock/etcd` `EtcdLock` (lease + txn), from client options. */
+  async 'etcd-lock'({ module, connection, options }) {
+    const { EtcdLock } = await import(module);
+    const lock = new EtcdLock({ hosts: connection.endpoints }, options);
+    return { lock, close: closeLock(lock) };
+  },
+};

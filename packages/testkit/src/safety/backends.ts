@@ -1,0 +1,183 @@
+import { etcdRequest } from '../servers/etcd-api.js';
+import { startEtcd, startEtcdCluster, startRedis, startRedisNodes } from '../servers/index.js';
+import type { EtcdCluster, ServerProcess } from '../servers/types.js';
+import { backendModule, type ModuleLocation } from './locate.js';
+import { scanKeys } from './redis-scan.js';
+import type { BackendId } from './types.js';
+
+/** A server's client address (the server itself, or a proxy in front of it). */
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+/** The servers one row runs against. */
+export interface Deployment {
+  /** The servers, for fault injection: the Redis server, the Redlock nodes or the etcd members. */
+  servers: ServerProcess[];
+  /** The etcd cluster, when the topology is one (to find its leader). */
+  cluster?: EtcdCluster;
+  /** The servers' own client addresses, in `servers` order. */
+  endpoints: Endpoint[];
+  /** What the worker adapter gets, pointing at `endpoints` (the real ones, or proxies). */
+  connection(endpoints: readonly Endpoint[]): unknown;
+  /** Lock keys under `prefix` still on the servers that are up (not fencing counters). */
+  lockKeys(prefix: string): Promise<string[]>;
+  /** Stops every server. */
+  stop(): Promise<void>;
+}
+
+/** How the checker drives one backend: where its build is, what it promises, how to deploy it. */
+export interface BackendSpec {
+  id: BackendId;
+  /** The package under packages/ (and `@dlock/<pkg>`). */
+  pkg: 'redis' | 'redlock' | 'etcd';
+  /** The class the worker adapter constructs. */
+  exportName: string;
+  fencing: 'strict' | 'none';
+  /** Shortest TTL worth asking for (etcd leases are whole seconds, at least 2 s with fast elections). */
+  minTtlMs: number;
+  /** Lock options for workers: a fresh prefix per row keeps rows apart on shared servers. */
+  lockOptions(prefix: string): Record<string, unknown>;
+  /** A unique prefix in this backend's key syntax. */
+  prefix(): string;
+  /** Starts the servers: `single` (one server, or the Redlock node set) or an etcd `cluster`. */
+  deploy(topology: 'single' | 'cluster'): Promise<Deployment>;
+}
+
+function uniquePrefix(): string {
+  return `safety-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Lock keys (not `:fence` counters) under `<prefix>:` on one Redis server. */
+async function redisLockKeys(port: number, prefix: string): Promise<string[]> {
+  return (await scanKeys(port, `${prefix}:*`)).filter((key) => !key.endsWith(':fence'));
+}
+
+/** Every key under `prefix` on an etcd member, through its HTTP gateway. */
+async function etcdKeys(port: number, prefix: string): Promise<string[]> {
+  const key = Buffer.from(prefix);
+  const end = Buffer.from(prefix);
+  end[end.length - 1] = (end[end.length - 1] ?? 0) + 1; // prefixes here end in '/', never 0xff
+  const reply = await etcdRequest<{ kvs?: Array<{ key: string }> }>(
+    port,
+    'POST',
+    '/v3/kv/range',
+    { key: key.toString('base64'), range_end: end.toString('base64'), keys_only: true },
+    3_000,
+  );
+  return (reply.kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString('utf8'));
+}
+
+function isUp(server: ServerProcess): boolean {
+  return server.pid !== undefined;
+}
+
+async function deployRedis(count: number): Promise<Deployment> {
+  const servers = count === 1 ? [await startRedis()] : [...(await startRedisNodes(count))];
+  return {
+    servers,
+    endpoints: servers.map((s) => ({ host: s.host, port: s.port })),
+    connection: (endpoints) => (count === 1 ? { ...endpoints[0] } : { nodes: endpoints.map((e) => ({ ...e })) }),
+    async lockKeys(prefix) {
+      const lists = await Promise.all(servers.filter(isUp).map((s) => redisLockKeys(s.port, prefix)));
+      return lists.flatMap((keys, i) => keys.map((key) => (count === 1 ? key : `node${i}:${key}`)));
+    },
+    async stop() {
+      await Promise.all(servers.map((s) => s.stop()));
+    },
+  };
+}
+
+async function deployEtcd(topology: 'single' | 'cluster'): Promise<Deployment> {
+  const cluster = topology === 'cluster' ? await startEtcdCluster(3) : undefined;
+  const servers = cluster?.members ?? [await startEtcd()];
+  return {
+    servers,
+    ...(cluster === undefined ? {} : { cluster }),
+    endpoints: servers.map((s) => ({ host: s.host, port: s.port })),
+    connection: (endpoints) => ({ endpoints: endpoints.map((e) => `http://${e.host}:${e.port}`) }),
+    async lockKeys(prefix) {
+      const up = servers.filter(isUp);
+      const first = up[0];
+      return first === undefined ? [] : etcdKeys(first.port, prefix);
+    },
+    async stop() {
+      if (cluster !== undefined) await cluster.stop();
+      else await Promise.all(servers.map((s) => s.stop()));
+    },
+  };
+}
+
+const etcdOptions = (prefix: string): Record<string, unknown> => ({ prefix, callTimeout: 1_000, leaseIdleTimeout: 0 });
+
+/** The backends the checker knows, in report order. */
+export const backends: readonly BackendSpec[] = [
+  {
+    id: 'redis',
+    pkg: 'redis',
+    exportName: 'RedisLock',
+    fencing: 'strict',
+    minTtlMs: 1,
+    prefix: uniquePrefix,
+    lockOptions: (prefix) => ({ prefix }),
+    deploy: () => deployRedis(1),
+  },
+  {
+    id: 'etcd-mutex',
+    pkg: 'etcd',
+    exportName: 'EtcdMutex',
+    fencing: 'strict',
+    minTtlMs: 2_000,
+    prefix: () => `${uniquePrefix()}/`,
+    lockOptions: etcdOptions,
+    deploy: deployEtcd,
+  },
+  {
+    id: 'etcd-lock',
+    pkg: 'etcd',
+    exportName: 'EtcdLock',
+    fencing: 'strict',
+    minTtlMs: 2_000,
+    prefix: () => `${uniquePrefix()}/`,
+    lockOptions: etcdOptions,
+    deploy: deployEtcd,
+  },
+  {
+    id: 'redlock',
+    pkg: 'redlock',
+    exportName: 'Redlock',
+    fencing: 'strict',
+    minTtlMs: 10,
+    prefix: uniquePrefix,
+    // 250 ms, not the default 100: a loaded 2-core CI machine can starve a process that long; the
+    // node timeout bears on availability, not on safety (validity accounts for elapsed time).
+    lockOptions: (prefix) => ({ prefix, nodeTimeout: 250, fencing: 'strict' }),
+    deploy: () => deployRedis(5),
+  },
+];
+
+/** The spec of `id`. */
+export function backendSpec(id: BackendId): BackendSpec {
+  const spec = backends.find((b) => b.id === id);
+  if (spec === undefined) throw new RangeError(`unknown safety backend ${id}`);
+  return spec;
+}
+
+/**
+ * Whether `spec`'s package is built and exports its class: the module URL for workers, or why
+ * the backend is skipped.
+ */
+export async function locateBackend(spec: BackendSpec): Promise<ModuleLocation> {
+  const location = backendModule(spec.pkg);
+  if (!location.ok) return location;
+  try {
+    const module = (await import(location.url)) as Record<string, unknown>;
+    if (typeof module[spec.exportName] !== 'function') {
+      return { ok: false, reason: `${location.file} does not export ${spec.exportName} yet (rebuild: pnpm --filter @dlock/${spec.pkg} build)` };
+    }
+  } catch (error) {
+    return { ok: false, reason: `${location.file} failed to load: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  return location;
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// `pnpm safety`: the full safety matrix (every backend that is built x every scenario that
+// applies to it), bounded in count and time by the `full` sizing, written to docs/safety.md.
+//
+//   node packages/testkit/src/safety/cli.mjs [--size full|ci] [--backend redis,etcd-mutex]
+//        [--scenario contention,holder-paused] [--out docs/safety.md] [--json report.json]
+//
+// It runs the built checker (packages/testkit/dist), so build first; workers import the
+// backends' builds. Exit code 1 when a row failed.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const testkit = path.resolve(here, '..', '..');
+const repo = path.resolve(testkit, '..', '..');
+
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string', default: 'full' },
+    backend: { type: 'string' },
+    scenario: { type: 'string' },
+    out: { type: 'string', default: path.join(repo, 'docs', 'safety.md') },
+    json: { type: 'string' },
+    // The testkit build to run (default: packages/testkit/dist/index.js).
+    from: { type: 'string', default: path.join(testkit, 'dist', 'index.js') },
+  },
+});
+
+const say = (line) => process.stderr.write(`${line}\n`);
+const list = (value) => (value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean));
+
+const kit = await import(pathToFileURL(path.resolve(values.from)).href).catch((error) => {
+  say(`safety: cannot load the testkit build ${values.from}: ${error.message}\nBuild it first: pnpm --filter @dlock/testkit build`);
+  process.exit(2);
+});
+if (typeof kit.runSafetyMatrix !== 'function') {
+  say(`safety: ${values.from} has no safety checker. packages/testkit/src/index.ts must export './safety/index.js'; then rebuild (pnpm --filter @dlock/testkit build).`);
+  process.exit(2);
+}
+const sizing = kit.sizings[values.size];
+if (sizing === undefined) {
+  say(`safety: --size must be one of ${Object.keys(kit.sizings).join(', ')}, got ${values.size}`);
+  process.exit(2);
+}
+
+const started = performance.now();
+const date = new Date().toISOString();
+const machine = kit.machineInfo();
+say(`safety: ${sizing.name} matrix on ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, redis ${machine.redis}, etcd ${machine.etcd}`);
+const rows = await kit.runSafetyMatrix({
+  sizing,
+  backends: list(values.backend),
+  scenarios: list(values.scenario),
+  log: (line) => say(`safety: ${line}`),
+});
+const report = { date, sizing, machine, rows, durationMs: performance.now() - started };
+
+// How to reproduce this page (where it was written and which build ran do not matter).
+const command = ['pnpm safety', values.size === 'full' ? '' : `--size ${values.size}`, values.backend ? `--backend ${values.backend}` : '', values.scenario ? `--scenario ${values.scenario}` : '']
+  .filter(Boolean)
+  .join(' ');
+const markdown = `${kit.renderMarkdown(report, command)}\n## JSON\n\n<details><summary>The report as JSON</summary>\n\n\`\`\`json\n${kit.renderJson(report)}\n\`\`\`\n\n</details>\n`;
+mkdirSync(path.dirname(values.out), { recursive: true });
+writeFileSync(values.out, markdown);
+if (values.json !== undefined) writeFileSync(values.json, `${kit.renderJson(report)}\n`);
+
+process.stdout.write(`${kit.renderTable(rows)}\n`);
+for (const row of rows) {
+  if (row.status === 'fail') say(`FAIL ${row.backend} / ${row.scenario}: ${row.verdict.failures.join('; ')}`);
+  if (row.status === 'skipped') say(`skipped ${row.backend} / ${row.scenario}: ${row.skipReason}`);
+}
+say(`safety: wrote ${path.relative(process.cwd(), values.out)} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+process.exitCode = rows.some((row) => row.status === 'fail') ? 1 : 0;

@@ -1,0 +1,24 @@
+// The multi-process safety checker (issue 6): worker processes contend for keys through a
+// backend's public API, write to a fenced resource, and the verdict proves mutual exclusion and
+// fencing, also under injected faults.
+export { FencedResource } from './resource.js';
+export { findFenceInversions, findLostUnnoticed, findOverlaps, findStaleAccepted, judge } from './verdict.js';
+export { startTcpProxy, type TcpProxy, type TcpProxyOptions } from './proxy.js';
+export { WorkerPool, type Step, type WorkerPoolOptions } from './pool.js';
+export { backends, backendSpec, locateBackend, type BackendSpec, type Deployment, type Endpoint } from './backends.js';
+export { scenarioById, scenarios, sizings, type Scenario, type ScenarioContext, type ScenarioPlan, type Sizing } from './scenarios.js';
+export { runSafetyMatrix, runSafetyRow, type MatrixOptions, type RunOptions, type SafetyRow } from './checker.js';
+export { describeRow, machineInfo, renderJson, renderMarkdown, renderTable, type MachineInfo, type SafetyReport } from './report.js';
+export { backendModule, testkitRoot, workerPath, type ModuleLocation } from './locate.js';
+export type {
+  Acquisition,
+  BackendId,
+  Finding,
+  History,
+  Outcome,
+  ScenarioId,
+  Verdict,
+  VerdictPolicy,
+  WorkerConfig,
+  WriteRecord,
+} from './types.js';

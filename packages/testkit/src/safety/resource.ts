@@ -1,0 +1,40 @@
+import type { WriteRecord } from './types.js';
+
+/**
+ * The resource the locks protect, as a fencing-aware store would guard it: per key, a write is
+ * accepted only with a fencing token at least as high as the highest it has accepted; a stale
+ * write (lower token) is rejected and counted. Every decision is logged in order, so the
+ * verdict can check afterwards that no holder's write slipped in after a newer holder's.
+ *
+ * It lives in the checker process; workers reach it over their IPC channel, and the checker
+ * decides writes one at a time, in the order it receives them.
+ */
+export class FencedResource {
+  /** Every decision, in decision order. */
+  readonly log: WriteRecord[] = [];
+  readonly #highest = new Map<string, bigint>();
+
+  /**
+   * Decides one write of acquisition `acq` carrying `fence` on `key`, at `at` (checker clock).
+   * `register` is the write a holder makes right after acquiring, so that a newer holder fences
+   * out an older one even before its first real write.
+   * @returns whether the write was accepted.
+   */
+  write(key: string, acq: string, fence: bigint, kind: WriteRecord['kind'], at: number): boolean {
+    const highest = this.#highest.get(key);
+    const accepted = highest === undefined || fence >= highest;
+    if (accepted) this.#highest.set(key, fence);
+    this.log.push({ at, key, acq, fence, kind, accepted });
+    return accepted;
+  }
+
+  /** The highest fencing token accepted for `key`, or undefined before the first write. */
+  highest(key: string): bigint | undefined {
+    return this.#highest.get(key);
+  }
+
+  /** How many writes were rejected as stale. */
+  get rejected(): number {
+    return this.log.reduce((n, w) => n + (w.accepted ? 0 : 1), 0);
+  }
+}
