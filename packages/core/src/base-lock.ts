@@ -333,16 +333,21 @@ export abstract class BaseLock implements DistributedLock {
     deadline: number,
     o: { waitTimeout: number | undefined; signal: AbortSignal | undefined },
   ): Promise<Handle> {
-    const startedAt = this.clock.now();
-    let result: AcquireAttempt;
-    try {
-      result = await this.acquireQueued!(key, token, ttl, { deadline, signal: o.signal });
-    } catch (error) {
-      if (o.signal?.aborted && error === o.signal.reason) throw error;
-      throw this.wrapError('acquire', key, error);
+    for (;;) {
+      const startedAt = this.clock.now();
+      let result: AcquireAttempt;
+      try {
+        result = await this.acquireQueued!(key, token, ttl, { deadline, signal: o.signal });
+      } catch (error) {
+        if (o.signal?.aborted && error === o.signal.reason) throw error;
+        throw this.wrapError('acquire', key, error);
+      }
+      if (!result.acquired) break;
+      const handle = await this.#adopt(key, token, ttl, startedAt, result, o.signal);
+      if (handle !== null) return handle;
+      if (this.clock.now() >= deadline) break;
     }
-    if (!result.acquired) throw new LockAcquireTimeoutError(key, o.waitTimeout ?? 0, { backend: this.backend });
-    return this.#adopt(key, token, ttl, startedAt, result, o.signal);
+    throw new LockAcquireTimeoutError(key, o.waitTimeout ?? 0, { backend: this.backend });
   }
 
   /** One attempt; a held handle, or how long the current holder's lease has left. */
@@ -360,10 +365,14 @@ export abstract class BaseLock implements DistributedLock {
       throw this.wrapError('acquire', key, error);
     }
     if (!result.acquired) return { retryAfter: result.retryAfter };
-    return this.#adopt(key, token, ttl, startedAt, result, signal);
+    return (await this.#adopt(key, token, ttl, startedAt, result, signal)) ?? { retryAfter: 0 };
   }
 
-  /** Turns a successful acquire into a tracked handle (or gives it back if aborted/closed meanwhile). */
+  /**
+   * Turns a successful acquire into a tracked handle, or gives it back if aborted or closed
+   * meanwhile. `null` when the answer came so late that the lease is already over: such a
+   * "lock" was never surely held, so it is released and the caller tries again.
+   */
   async #adopt(
     key: string,
     token: string,
@@ -371,9 +380,14 @@ export abstract class BaseLock implements DistributedLock {
     startedAt: number,
     result: AcquireAttempt & { acquired: true },
     signal: AbortSignal | undefined,
-  ): Promise<Handle> {
+  ): Promise<Handle | null> {
     const validUntil = this.validUntil(result.validFrom ?? startedAt, ttl);
     const handle = new Handle(this, key, token, result.fencingToken, ttl, validUntil, result.data);
+    if (validUntil <= this.clock.now() && !this.closed && !signal?.aborted) {
+      await this.releaseOnce(handle).catch(() => false);
+      handle.markReleased();
+      return null;
+    }
     if (this.closed || signal?.aborted) {
       // Aborted or closed while the request was in flight: give the lock back, leave no trace.
       await this.releaseOnce(handle).catch(() => false);

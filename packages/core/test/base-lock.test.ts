@@ -183,3 +183,28 @@ describe('watchdog', () => {
     await lock.close();
   });
 });
+
+describe('BaseLock late acquire answers', () => {
+  it('an answer that arrives after the lease ended is not a lock: released, and tryLock says null', async () => {
+    let now = 0;
+    const store = new MemoryLockStore();
+    class SlowLock extends MemoryLock {
+      slow = true;
+      protected override async acquireOnce(key: string, token: string, ttl: number) {
+        const r = await super.acquireOnce(key, token, ttl);
+        await new Promise((resolve) => setImmediate(resolve)); // a round trip, as real I/O
+        if (this.slow) now += ttl + 5; // the reply took longer than the lease
+        return r;
+      }
+    }
+    const lock = new SlowLock({ store, clock: { now: () => now } });
+    expect(await lock.tryLock('k', { ttl: 50 })).toBeNull();
+    expect(store.size).toBe(0);
+    const waiting = lock.lock('k', { ttl: 50, waitTimeout: 10_000_000 });
+    await sleep(5);
+    lock.slow = false;
+    const h = await waiting;
+    expect(h.validUntil).toBeGreaterThan(now);
+    await lock.close();
+  });
+});
