@@ -11,5 +11,5 @@ lockContractSuite(
     if (opened++ % 2 === 0) store = new MemoryLockStore();
     return new MemoryLock({ store });
   },
-  { fifo: true, wakeupBudgetMs: 100 },
+  { fifo: true, wakeupBudgetMs: 250 },
 );
