@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterSlot } from '../src/cluster-slot.js';
 import { RedisLock, redisLockKeys, type RedisLockOptions } from '../src/index.js';
 import { startCluster, type TestCluster } from './helpers/cluster.js';
+import { recordPipelines } from './helpers/redis.js';
 
 // A real 3-master Redis Cluster: every lock's keys must share a slot, scripts are routed by key,
 // releases are PUBLISHed on one node and heard by a subscriber connected to another.
@@ -57,17 +58,7 @@ describe('RedisLock on a Cluster', () => {
   it('spreads locks over all masters and renews them with one pipeline per node per tick', async () => {
     const lock = new ClusterLock();
     const client = lock.client as unknown as Cluster;
-    const pipelineSizes: number[] = [];
-    const pipeline = client.pipeline.bind(client);
-    client.pipeline = ((...args: Parameters<typeof pipeline>) => {
-      const p = pipeline(...args);
-      const exec = p.exec.bind(p);
-      p.exec = ((...execArgs: Parameters<typeof exec>) => {
-        pipelineSizes.push(p.length);
-        return exec(...execArgs);
-      }) as typeof p.exec;
-      return p;
-    }) as typeof client.pipeline;
+    const pipelineSizes = recordPipelines(client);
     const service = new LockService(lock);
     try {
       const base = uniqueKey();

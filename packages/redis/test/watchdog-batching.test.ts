@@ -4,7 +4,7 @@ import { startRedis, uniqueKey, waitFor, type RedisServer } from '@dlock/testkit
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RedisLock, redisLockScripts } from '../src/index.js';
-import { adminClient, clientAddress, commandCalls, monitor } from './helpers/redis.js';
+import { adminClient, clientAddress, commandCalls, monitor, recordPipelines } from './helpers/redis.js';
 
 let server: RedisServer;
 let admin: Redis;
@@ -20,17 +20,7 @@ afterAll(async () => {
 it('1000 auto-renewed locks of one client are renewed in one pipeline per watchdog tick (seen by MONITOR)', async () => {
   const client = new Redis({ host: server.host, port: server.port });
   // Count round trips as the client sees them: every pipeline the lock builds.
-  const pipelineSizes: number[] = [];
-  const pipeline = client.pipeline.bind(client);
-  client.pipeline = ((...args: Parameters<typeof pipeline>) => {
-    const p = pipeline(...args);
-    const exec = p.exec.bind(p);
-    p.exec = ((...execArgs: Parameters<typeof exec>) => {
-      pipelineSizes.push(p.length);
-      return exec(...execArgs);
-    }) as typeof p.exec;
-    return p;
-  }) as typeof client.pipeline;
+  const pipelineSizes = recordPipelines(client);
   const lock = new RedisLock(client);
   const service = new LockService(lock);
   const ttl = 1_500; // renewed every 500 ms

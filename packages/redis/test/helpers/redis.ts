@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 
 /** A plain ioredis client for test set-up and server-side checks (never the code under test). */
 export function adminClient(port: number, options: { password?: string } = {}): Redis {
@@ -63,4 +63,23 @@ export async function timed<T>(promise: Promise<T>): Promise<{ ms: number; value
   } catch (error) {
     return { ms: performance.now() - started, error };
   }
+}
+
+/**
+ * Records the size of every pipeline `client` executes from now on (round trips as the client
+ * sees them). Works for a `Redis` and a `Cluster` alike.
+ */
+export function recordPipelines(client: Redis | Cluster): number[] {
+  const sizes: number[] = [];
+  const pipeline = client.pipeline.bind(client);
+  client.pipeline = ((...args: Parameters<typeof pipeline>) => {
+    const p = pipeline(...args);
+    const exec = p.exec.bind(p);
+    p.exec = ((...execArgs: Parameters<typeof exec>) => {
+      sizes.push(p.length);
+      return exec(...execArgs);
+    }) as typeof p.exec;
+    return p;
+  }) as typeof client.pipeline;
+  return sizes;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { makeDataDir } from './data-dir.js';
 import { etcdHealthy } from './etcd-api.js';
-import { LocalServer, type LocalServerSpec } from './local-server.js';
+import { LocalServer, startOrCleanUp, type LocalServerSpec } from './local-server.js';
 import { requireBinary, serverMode } from './mode.js';
 import { reservePorts } from './ports.js';
 import type { EtcdOptions, EtcdServer } from './types.js';
@@ -97,13 +97,7 @@ async function startLocalEtcd(options: EtcdOptions): Promise<EtcdServer> {
     extraArgs: options.args ?? [],
     bootstrap: (self) => ({ token, state: 'new', initialCluster: () => `${self.name}=${self.peerUrl}` }),
   });
-  try {
-    await server.start(true);
-  } catch (error) {
-    await server.stop().catch(() => undefined);
-    throw error;
-  }
-  return server;
+  return startOrCleanUp(server);
 }
 
 /**

@@ -231,3 +231,14 @@ export class LocalServer {
     }
   }
 }
+
+/** Starts `server` and resolves it; if the start fails, stops it (freeing ports and data) and rethrows. */
+export async function startOrCleanUp<T extends LocalServer>(server: T): Promise<T> {
+  try {
+    await server.start(true);
+  } catch (error) {
+    await server.stop().catch(() => undefined);
+    throw error;
+  }
+  return server;
+}

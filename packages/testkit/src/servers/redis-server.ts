@@ -1,5 +1,5 @@
 import { makeDataDir } from './data-dir.js';
-import { LocalServer, type LocalServerSpec } from './local-server.js';
+import { LocalServer, startOrCleanUp, type LocalServerSpec } from './local-server.js';
 import { requireBinary, serverMode } from './mode.js';
 import { reservePorts } from './ports.js';
 import { pingRedis } from './redis-probe.js';
@@ -43,13 +43,7 @@ class LocalRedisServer extends LocalServer implements RedisServer {
 async function startLocalRedis(options: RedisOptions): Promise<RedisServer> {
   const binary = requireBinary('redis-server');
   const server = new LocalRedisServer(binary, await reservePorts(1), options.password, makeDataDir('redis'), options.args ?? []);
-  try {
-    await server.start(true);
-  } catch (error) {
-    await server.stop().catch(() => undefined);
-    throw error;
-  }
-  return server;
+  return startOrCleanUp(server);
 }
 
 /**
