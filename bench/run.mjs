@@ -1,58 +1,151 @@
-// `pnpm bench`: prints lock throughput figures. Each figure is the median of 3 runs, each run
-// bounded in count and time. Server-backed rows are added as the backends land (issue 8).
-import { randomUUID } from 'node:crypto';
-import { MemoryLock, MemoryLockStore } from '@dlock/core';
-import { median, percentile, throughput } from './src/measure.mjs';
+// `pnpm bench` (a few minutes), `pnpm bench --full` (longer), `node bench/run.mjs --quick` (a
+// smoke test under a minute). dlock's backends against the raw protocol and the Node peers, in
+// one run, against servers started here by @dlock/testkit (127.0.0.1, stopped at the end).
+// Writes bench/results/<date>[-full].json and bench/RESULTS.md (--quick: a temp dir), and prints
+// the markdown. Options: --only=uncontended,hot,etcd-hot,redlock,watchdog,registration
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { ChildLink } from './src/child-link.mjs';
+import { errorText } from './src/measure.mjs';
+import { plan } from './src/plan.mjs';
+import { profiles } from './src/profile.mjs';
+import { addRatios, writeReport } from './src/report.mjs';
+import { startServers } from './src/servers.mjs';
+import { etcdVersion } from './src/stats/etcd-metrics.mjs';
+import { redisVersion } from './src/stats/redis-info.mjs';
+import { libraryVersions, machine } from './src/versions.mjs';
 
-const REPEATS = 3;
-const rows = [];
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const option = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const unknown = args.filter((a) => !/^--(quick|full|only=.+|out=.+)$/.test(a));
+if (unknown.length > 0 || (flag('quick') && flag('full'))) {
+  console.error(`usage: node bench/run.mjs [--quick | --full] [--only=uncontended,hot,etcd-hot,redlock,watchdog,registration] [--out=dir]`);
+  process.exit(2);
+}
+const profileName = flag('quick') ? 'quick' : flag('full') ? 'full' : 'default';
+const profile = profiles[profileName];
+const only = option('only')?.split(',');
+const sections = plan(profile).filter((s) => !only || only.includes(s.id));
 
-async function uncontended(name, makeLock, concurrency) {
-  const lock = makeLock();
-  const prefix = randomUUID();
-  const result = await median(REPEATS, async () => {
-    const r = await throughput(
-      async (i) => {
-        const h = await lock.lock(`${prefix}:${i}`, { ttl: 10_000 });
-        await h.release();
-      },
-      { concurrency, count: 20_000, maxMs: 2_000 },
-    );
-    return r.perSecond;
-  });
-  await lock.close();
-  rows.push({ workload: `uncontended c=${concurrency}`, backend: name, value: `${Math.round(result.median)} pairs/s` });
+const needs = {
+  redis: sections.some((s) => ['uncontended', 'hot', 'watchdog', 'registration'].includes(s.id)),
+  redisNodes: sections.some((s) => ['redlock', 'registration'].includes(s.id)),
+  etcd: sections.some((s) => ['uncontended', 'etcd-hot', 'registration'].includes(s.id)),
+};
+
+const started = Date.now();
+const log = (line) => console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+
+function brief(r) {
+  if (r === undefined) return 'no result';
+  if (r.error) return `error: ${r.error}`;
+  if (r.skipped) return `skipped: ${r.skipped}`;
+  const parts = Object.entries(r)
+    .filter(([, x]) => typeof x === 'number')
+    .slice(0, 4)
+    .map(([k, x]) => `${k} ${x >= 100 ? Math.round(x) : x.toFixed(2)}`);
+  if (r.notes?.length) parts.push(`notes: ${r.notes[0]}`);
+  return parts.join(', ');
 }
 
-async function hotKey(name, makeLock, workers) {
-  const lock = makeLock();
-  const key = `hot:${randomUUID()}`;
-  const waits = [];
-  const result = await median(REPEATS, async () => {
-    const r = await throughput(
-      async () => {
-        const t = performance.now();
-        const h = await lock.lock(key, { ttl: 10_000 });
-        waits.push(performance.now() - t);
-        await h.release();
-      },
-      { concurrency: workers, count: 5_000, maxMs: 2_000 },
-    );
-    return r.perSecond;
-  });
-  await lock.close();
-  rows.push({
-    workload: `hot key, ${workers} workers`,
-    backend: name,
-    value: `${Math.round(result.median)} hand-offs/s, p50 ${percentile(waits, 50).toFixed(2)} ms, p99 ${percentile(waits, 99).toFixed(2)} ms`,
+// Everything started here, stopped on every way out.
+const children = new Set();
+let servers;
+let child;
+let cleaning;
+function cleanup() {
+  cleaning ??= (async () => {
+    await Promise.allSettled([...children].map((c) => c.stop()));
+    await servers?.stop();
+  })();
+  return cleaning;
+}
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    log(`${signal}: stopping servers`);
+    void cleanup().finally(() => process.exit(130));
   });
 }
 
-const memory = () => new MemoryLock({ store: new MemoryLockStore() });
-await uncontended('memory', memory, 1);
-await uncontended('memory', memory, 64);
-await hotKey('memory', memory, 32);
+const ctx = {
+  profile,
+  env: {},
+  missing: {},
+  log,
+  brief,
+  track: (c) => children.add(c),
+  untrack: (c) => children.delete(c),
+  /** The persistent second process of the 2-process workloads (restarted if it died). */
+  async child() {
+    if (child === undefined || child.dead) {
+      child = await ChildLink.start();
+      children.add(child);
+    }
+    return child;
+  },
+};
 
-console.log(`dlock bench (${process.version}, ${new Date().toISOString()}; median of ${REPEATS})\n`);
-console.log('| workload | backend | result |\n| --- | --- | --- |');
-for (const r of rows) console.log(`| ${r.workload} | ${r.backend} | ${r.value} |`);
+const result = {
+  date: new Date().toISOString(),
+  command: `node bench/run.mjs${args.length ? ` ${args.join(' ')}` : ''}`,
+  profileName,
+  profile,
+  machine: machine(),
+  versions: { node: process.version, redisServer: 'not started', etcd: 'not started', libraries: libraryVersions() },
+  servers: {},
+  caveat: '',
+  sections: [],
+};
+
+let exitCode = 0;
+try {
+  log(`profile ${profileName}; starting servers`);
+  servers = await startServers(needs);
+  ctx.env = servers.env;
+  ctx.missing = servers.missing;
+  result.servers = { mode: servers.mode, missing: servers.missing };
+  for (const [kind, why] of Object.entries(servers.missing)) if (needs[kind]) log(`no ${kind}: ${why}`);
+  if (ctx.env.redisUrl) {
+    const c = new Redis(ctx.env.redisUrl);
+    result.versions.redisServer = await redisVersion(c).catch((e) => `unknown (${errorText(e)})`);
+    c.disconnect();
+  }
+  if (ctx.env.etcdEndpoint) result.versions.etcd = await etcdVersion(ctx.env.etcdEndpoint).catch((e) => `unknown (${errorText(e)})`);
+
+  for (const section of sections) {
+    try {
+      result.sections.push(await section.run(ctx));
+    } catch (error) {
+      log(`section ${section.id} failed: ${errorText(error)}`);
+      result.sections.push({ id: section.id, title: section.id, error: errorText(error) });
+    }
+  }
+} catch (error) {
+  log(`bench failed: ${errorText(error)}`);
+  exitCode = 1;
+} finally {
+  await cleanup();
+}
+
+const load = os.loadavg().map((x) => x.toFixed(2)).join(' / ');
+result.machine.loadAverageAtEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
+result.durationSeconds = Math.round((Date.now() - started) / 1000);
+result.caveat =
+  `Load average ${result.machine.loadAverageAtStart.join(' / ')} at start, ${load} at the end, on ${result.machine.cores} cores: ` +
+  'the servers, both bench processes and anything else running share them, so absolute figures are noisy; ' +
+  'the ratios (same run, interleaved rounds) are the figures to compare.';
+
+const day = result.date.slice(0, 10);
+const outDir = option('out') ?? (profileName === 'quick' ? path.join(os.tmpdir(), 'dlock-bench-quick') : benchDir);
+const jsonPath = path.join(outDir, 'results', `${day}${profileName === 'default' ? '' : `-${profileName}`}.json`);
+const markdownPath = path.join(outDir, 'RESULTS.md');
+result.jsonFile = path.relative(outDir, jsonPath);
+addRatios(result);
+const markdown = writeReport(result, { jsonPath, markdownPath });
+console.log(markdown);
+log(`wrote ${jsonPath} and ${markdownPath} in ${result.durationSeconds} s`);
+process.exit(exitCode);

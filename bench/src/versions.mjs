@@ -1,0 +1,48 @@
+// Machine and software versions for the report: CPU, cores, memory, load, node, servers, and
+// every library the bench loads (read from the installed package.json files).
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const benchDir = fileURLToPath(new URL('..', import.meta.url));
+
+/** The installed version of a dependency of the bench (aliases like `redlock4` included). */
+export function installedVersion(name) {
+  try {
+    const pkg = JSON.parse(readFileSync(`${benchDir}node_modules/${name}/package.json`, 'utf8'));
+    return String(pkg.version).replace(/^v/, '');
+  } catch {
+    return 'not installed';
+  }
+}
+
+export const libraries = [
+  '@dlock/core',
+  '@dlock/redis',
+  '@dlock/etcd',
+  '@dlock/redlock',
+  'ioredis',
+  'etcd3',
+  'redlock4',
+  'redlock5',
+  '@sesamecare-oss/redlock',
+  'redis-semaphore',
+];
+
+export function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model?.trim() ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadAverageAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
+    node: process.version,
+  };
+}
+
+export function libraryVersions() {
+  return Object.fromEntries(
+    libraries.map((name) => [name === 'redlock4' || name === 'redlock5' ? `redlock (${name})` : name, installedVersion(name)]),
+  );
+}

@@ -1,0 +1,74 @@
+// Workloads 2, 3 and 4b: many workers on one key with an empty critical section, split over two
+// processes (this one and the bench child): hand-offs per second within the window (see
+// hot-loop.mjs: a re-take by the worker that just released is not a hand-off), the time those
+// hand-offs waited (p50/p99, waits still open at the window's end included), and with `etcd` the
+// etcd requests per hand-off (etcd's /metrics read at the window's start and end).
+import { randomUUID } from 'node:crypto';
+import { handoffsOf, nowUs, prepareHot } from '../hot-loop.mjs';
+import { percentile, sleep } from '../measure.mjs';
+import { etcdRequests, requestsBetween } from '../stats/etcd-metrics.mjs';
+import { runGrid } from './grid.mjs';
+
+export function hotKey(ctx, { id, title, description, rows, groups, etcd = false }) {
+  const { hotMs, drainMs, ttl } = ctx.profile;
+  const metrics = [
+    { key: 'handoffsPerSecond', label: 'hand-offs/s', digits: 0, ratio: 'higher' },
+    { key: 'acquisitionsPerSecond', label: 'acquisitions/s', digits: 0 },
+    { key: 'p50Ms', label: 'p50 hand-off wait ms', digits: 2 },
+    { key: 'p99Ms', label: 'p99 hand-off wait ms', digits: 1, ratio: 'lower' },
+  ];
+  if (etcd) metrics.push({ key: 'etcdRequestsPerHandoff', label: 'etcd requests/hand-off', digits: 1, ratio: 'lower' });
+  return runGrid(
+    ctx,
+    { id, title, description: `${description}; ${hotMs} ms window per round`, groupLabel: 'workers', metrics },
+    {
+      groups,
+      rows,
+      async measure(spec, { workers, processes }) {
+        const key = `hot:${randomUUID()}`;
+        const shares = processes > 1 ? [Math.ceil(workers / 2), Math.floor(workers / 2)] : [workers];
+        const child = shares.length > 1 ? await ctx.child() : undefined;
+        let local;
+        try {
+          [local] = await Promise.all([
+            prepareHot(spec, ctx.env, { key, ttl, workers: shares[0], firstWorker: 0 }),
+            child?.request('prepare', { spec, env: ctx.env, params: { key, ttl, workers: shares[1], firstWorker: 1000 } }, 40_000),
+          ]);
+          const run = { startAtUs: nowUs() + 150_000, windowMs: hotMs, drainMs, maxCount: 10_000_000 };
+          // etcd's counters read at the window's start and end (in parallel with the workers).
+          const scrape = async (atUs) => {
+            await sleep(Math.max(0, (atUs - nowUs()) / 1000));
+            return etcdRequests(ctx.env.etcdEndpoint);
+          };
+          const counters = etcd ? Promise.all([scrape(run.startAtUs), scrape(run.startAtUs + hotMs * 1000)]) : undefined;
+          const parts = await Promise.all([
+            local.run(run),
+            child?.request('run', { params: run }, hotMs + drainMs + 30_000),
+          ]);
+          const done = parts.filter(Boolean);
+          const { handoffs, waits } = handoffsOf(done, workers);
+          const acquisitions = done.reduce((n, p) => n + p.times.length, 0);
+          const hung = done.reduce((n, p) => n + p.hung, 0);
+          const notes = [...done.flatMap((p) => p.errors), ...(hung ? [`${hung} workers still inside acquire() ${drainMs} ms after the window: abandoned, their waits counted up to the window's end`] : [])];
+          const result = {
+            handoffsPerSecond: handoffs / (hotMs / 1000),
+            acquisitionsPerSecond: acquisitions / (hotMs / 1000),
+            p50Ms: percentile(waits, 50),
+            p99Ms: percentile(waits, 99),
+            errors: done.reduce((n, p) => n + p.errorCount, 0),
+            notes,
+          };
+          if (counters) {
+            const [before, after] = await counters;
+            const requests = requestsBetween(before, after);
+            result.etcdRequestsPerHandoff = requests.total / Math.max(1, handoffs);
+            result.etcdRequestsByMethod = requests.byMethod; // kept in the JSON's rounds
+          }
+          return result;
+        } finally {
+          await Promise.all([local?.close(), child?.request('close', {}, 20_000).catch(() => undefined)]);
+        }
+      },
+    },
+  );
+}
