@@ -3,7 +3,7 @@ import { LockBackendError, LockLostError, LockService } from '@dlock/core';
 import { startRedisNodes, uniqueKey, waitFor, type RedisServer, type ServerGroup } from '@dlock/testkit';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redlock, RedlockNodeTimeoutError, RedlockQuorumError, type RedlockOptions } from '../src/index.js';
-import { blackHole, collectUnhandled, directClients, holdersOf, lockKeyOf } from './helpers.js';
+import { blackHole, collectUnhandled, directClients, holdersOf, lockKeyOf, whilePaused } from './helpers.js';
 
 // Real failures of real servers: SIGSTOP (paused: connections stay open, nothing is answered),
 // SIGKILL and restart with no data. Every test asserts that no promise rejection went unhandled.
@@ -19,16 +19,6 @@ const open = (urls: string[] = nodes.map((n) => n.url), options: RedlockOptions 
   opened.push(lock);
   return lock;
 };
-
-/** Runs `fn` with the given nodes stopped (SIGSTOP), and always resumes them. */
-async function whilePaused<T>(which: number[], fn: () => Promise<T>): Promise<T> {
-  await Promise.all(which.map((i) => nodes[i]!.pause()));
-  try {
-    return await fn();
-  } finally {
-    await Promise.all(which.map((i) => nodes[i]!.resume()));
-  }
-}
 
 const label = (i: number) => `127.0.0.1:${nodes[i]!.port}`;
 
@@ -60,7 +50,7 @@ describe('Redlock with 2 of 5 nodes stopped', () => {
     await a.isLocked(key);
     await b.isLocked(key);
 
-    await whilePaused([3, 4], async () => {
+    await whilePaused(nodes, [3, 4], async () => {
       let t = performance.now();
       const h = await a.tryLock(key, { ttl: 5_000 });
       const acquireMs = performance.now() - t;
@@ -116,7 +106,7 @@ describe('Redlock with 3 of 5 nodes stopped', () => {
     const key = uniqueKey('redlock-3-stopped');
     await a.isLocked(key);
 
-    await whilePaused([2, 3, 4], async () => {
+    await whilePaused(nodes, [2, 3, 4], async () => {
       let t = performance.now();
       const error = await a.tryLock(key, { ttl: 5_000 }).catch((e: unknown) => e);
       const took = performance.now() - t;
@@ -151,7 +141,7 @@ describe('Redlock with 3 of 5 nodes stopped', () => {
     const h = (await a.tryLock(key, { ttl: 800 }))!;
     expect(h).not.toBeNull();
 
-    await whilePaused([0, 1, 2], async () => {
+    await whilePaused(nodes, [0, 1, 2], async () => {
       const error = await h.extend(800).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RedlockQuorumError);
       expect((error as RedlockQuorumError).operation).toBe('renew');

@@ -1,7 +1,7 @@
 import { startRedisNodes, uniqueKey, type RedisServer, type ServerGroup } from '@dlock/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redlock } from '../src/index.js';
-import { directClients, fenceKeyOf } from './helpers.js';
+import { directClients, fenceKeyOf, whilePaused } from './helpers.js';
 
 let nodes: ServerGroup<RedisServer>;
 let direct: ReturnType<typeof directClients>;
@@ -15,15 +15,6 @@ const open = (options: ConstructorParameters<typeof Redlock>[1] = {}): Redlock =
   opened.push(lock);
   return lock;
 };
-
-async function whilePaused<T>(which: number[], fn: () => Promise<T>): Promise<T> {
-  await Promise.all(which.map((i) => nodes[i]!.pause()));
-  try {
-    return await fn();
-  } finally {
-    await Promise.all(which.map((i) => nodes[i]!.resume()));
-  }
-}
 
 beforeAll(async () => {
   nodes = await startRedisNodes(5);
@@ -48,7 +39,7 @@ describe('Redlock fencing tokens', () => {
     await direct[0]!.set(fenceKeyOf(key), high.toString());
 
     // A's quorum must include node 0 (nodes 1, 2 are stopped): its token comes from node 0.
-    const first = await whilePaused([1, 2], async () => {
+    const first = await whilePaused(nodes, [1, 2], async () => {
       const h = (await a.tryLock(key, { ttl: 10_000 }))!;
       expect(h).not.toBeNull();
       expect(h.fencingToken).toBe(high + 1n);
@@ -60,7 +51,7 @@ describe('Redlock fencing tokens', () => {
 
     // B's quorum cannot include node 0. Max-over-the-quorum alone would give B a token far
     // below A's; the written-back counters of nodes 3 and 4 keep it above.
-    await whilePaused([0], async () => {
+    await whilePaused(nodes, [0], async () => {
       const h = (await b.tryLock(key, { ttl: 10_000 }))!;
       expect(h).not.toBeNull();
       expect(h.fencingToken).toBeGreaterThan(first);
@@ -76,7 +67,7 @@ describe('Redlock fencing tokens', () => {
     await Promise.all(locks.map((l) => l.isLocked(key)));
     const tokens: bigint[] = [];
     for (let round = 0; round < 5; round++) {
-      await whilePaused([round], async () => {
+      await whilePaused(nodes, [round], async () => {
         const h = await locks[round % 3]!.lock(key, { ttl: 10_000, waitTimeout: 5_000 });
         tokens.push(h.fencingToken);
         await h.release();

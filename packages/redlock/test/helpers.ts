@@ -59,3 +59,13 @@ export async function blackHole(): Promise<{ url: string; close(): Promise<void>
       }),
   };
 }
+
+/** Runs `fn` with the nodes at indexes `which` stopped (SIGSTOP), and always resumes them. */
+export async function whilePaused<T>(nodes: readonly RedisServer[], which: number[], fn: () => Promise<T>): Promise<T> {
+  await Promise.all(which.map((i) => nodes[i]!.pause()));
+  try {
+    return await fn();
+  } finally {
+    await Promise.all(which.map((i) => nodes[i]!.resume()));
+  }
+}
