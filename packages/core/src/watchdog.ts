@@ -90,7 +90,9 @@ export class Watchdog {
         if (entry === undefined) return;
         const outcome = outcomes[i] ?? 'error';
         if (outcome === 'lost' || !handle.held) this.#entries.delete(handle);
-        else if (outcome === 'renewed') entry.nextAt = after + interval(handle);
+        // Validity counts from when the renewal was sent, so the next one is due ttl/3 after that
+        // moment, not after a slow batch came back.
+        else if (outcome === 'renewed') entry.nextAt = now + interval(handle);
         else entry.nextAt = after + retryDelay(handle, after);
       });
     } catch (error) {
