@@ -172,7 +172,7 @@ export abstract class EtcdLockBase extends BaseLock {
 
   /**
    * Retries `step` on transient errors (backoff 50 ms to 1 s) until it succeeds, `deadline`
-   * passes (then {@link TIMED_OUT}), `signal` aborts, the entry is lost, or errors have kept
+   * passes (then `TIMED_OUT`), `signal` aborts, the entry is lost, or errors have kept
    * coming for `budgetMs`.
    */
   protected async retrying<T>(
