@@ -38,8 +38,13 @@ export function isClient(value: unknown): value is RedisLockClient {
  * The client to use, and whether `RedisLock` owns it (created it, so closes it). A client is
  * used as given; options or a `redis://` URL create a new ioredis `Redis`.
  */
-export function resolveClient(input: unknown): { client: RedisLockClient; owned: boolean } {
-  if (isClient(input)) return { client: input, owned: false };
+export function resolveClient(input: unknown): {
+  client: RedisLockClient;
+  owned: boolean;
+  /** The error of the last failed connection attempt while not connected (owned clients only). */
+  lastConnectionError: () => Error | undefined;
+} {
+  if (isClient(input)) return { client: input, owned: false, lastConnectionError: () => undefined };
   let client: Redis;
   if (typeof input === 'string') {
     client = new Redis(input, { ...ownedClientDefaults });
@@ -49,9 +54,16 @@ export function resolveClient(input: unknown): { client: RedisLockClient; owned:
     throw new InvalidOptionError('client', 'an ioredis Redis or Cluster client, ioredis options, or a redis:// URL', input);
   }
   // Connection errors reach callers as failed operations; without a listener ioredis would
-  // also print every reconnect failure.
-  client.on('error', () => undefined);
-  return { client, owned: true };
+  // also print every reconnect failure. The last one is kept: ioredis fails the queued command
+  // with "max retries per request", which hides why (ECONNREFUSED, ENOTFOUND, auth...).
+  let last: Error | undefined;
+  client.on('error', (error: Error) => {
+    last = error;
+  });
+  client.on('ready', () => {
+    last = undefined;
+  });
+  return { client, owned: true, lastConnectionError: () => last };
 }
 
 const connecting = new Set(['connecting', 'connect', 'reconnecting', 'close']);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   BaseLock,
+  DlockError,
   InvalidOptionError,
   validateTtl,
   type AcquireAttempt,
@@ -82,6 +83,7 @@ export class RedisLock extends BaseLock {
   /** See {@link RedisLockOptions.operationTimeout}. */
   readonly operationTimeout: number;
   readonly #ownsClient: boolean;
+  readonly #lastConnectionError: () => Error | undefined;
   readonly #subscriber: ReleaseSubscriber;
   /** Published with this instance's releases: its subscriber skips them (see releaseOnce). */
   readonly #instanceId = randomBytes(8).toString('hex');
@@ -101,6 +103,7 @@ export class RedisLock extends BaseLock {
     const resolved = resolveClient(client);
     this.client = resolved.client;
     this.#ownsClient = resolved.owned;
+    this.#lastConnectionError = resolved.lastConnectionError;
     this.#subscriber = new ReleaseSubscriber(
       () => this.client.duplicate(),
       (key, message) => {
@@ -168,6 +171,15 @@ export class RedisLock extends BaseLock {
 
   protected override unwatchReleases(key: string): void {
     this.#subscriber.unwatch(redisLockKeys(this.prefix, key).channel);
+  }
+
+  /** While an owned client cannot connect, a failure names the connection error behind it. */
+  protected override wrapError(operation: string, key: string, error: unknown): Error {
+    const last = this.#lastConnectionError();
+    if (last === undefined || !(error instanceof Error) || error === last || error instanceof DlockError) {
+      return super.wrapError(operation, key, error);
+    }
+    return super.wrapError(operation, key, new Error(`${error.message} (last connection error: ${last.message})`, { cause: error }));
   }
 
   protected override async closeBackend(): Promise<void> {
