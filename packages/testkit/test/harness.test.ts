@@ -18,7 +18,7 @@ import {
   type RedisServer,
   type ServerProcess,
 } from '../src/servers/index.js';
-import { RingBuffer } from '../src/servers/process.js';
+import { pidAlive, RingBuffer } from '../src/servers/process.js';
 
 // These tests exercise the local-process harness (pids, signals, data dirs) on any machine; the
 // mode test below switches to auto on its own.
@@ -32,15 +32,6 @@ const seenDirs = new Set<string>();
 function remember(server: ServerProcess): void {
   if (server.pid !== undefined) seenPids.add(server.pid);
   if (server.dataDir !== undefined) seenDirs.add(server.dataDir);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Resolves with the connection error code, or 'connected'. */

@@ -5,6 +5,7 @@ import { startTcpProxy, type TcpProxy } from './proxy.js';
 import { FencedResource } from './resource.js';
 import { scenarios, sizings, type Scenario, type ScenarioPlan, type Sizing } from './scenarios.js';
 import type { BackendId, Finding, History, ScenarioId, Verdict } from './types.js';
+import { pidAlive } from '../servers/process.js';
 import { judge } from './verdict.js';
 
 /** One row of the matrix: a backend under a scenario. */
@@ -32,15 +33,6 @@ export interface RunOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Lock keys left after the run. Keys of holders whose release failed during a fault may stay

@@ -235,3 +235,13 @@ export function procState(pid: number): string | undefined {
     return undefined;
   }
 }
+
+/** Whether a process with `pid` exists (EPERM: it exists but belongs to someone else). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
