@@ -3,16 +3,11 @@
 // shares the lease, watchdog and release code (etcd-base) and runs the rows where its own
 // acquire path matters. `pnpm safety` runs every row for both.
 import { describe, expect, it } from 'vitest';
-import { backendSpec, describeRow, locateBackend, runSafetyRow, scenarioById, sizings, type BackendId, type ScenarioId } from '../src/safety/index.js';
-
-const ROW_TIMEOUT = 90_000;
+import type { BackendId, ScenarioId } from '../src/safety/index.js';
+import { ROW_TIMEOUT, runCiRow } from './safety-row.js';
 
 async function expectRow(backendId: BackendId, scenarioId: ScenarioId) {
-  const backend = backendSpec(backendId);
-  const location = await locateBackend(backend);
-  if (!location.ok) throw new Error(`${backendId} cannot be checked: ${location.reason}`);
-  const row = await runSafetyRow(backend, scenarioById(scenarioId), location.url, { sizing: sizings.ci });
-  const detail = describeRow(row);
+  const { row, detail } = await runCiRow(backendId, scenarioId);
   expect(row.status, detail).toBe('pass');
   const v = row.verdict!;
   expect([v.overlaps, v.fenceInversions, v.staleAccepted, v.lostUnnoticed, v.earlyLosses, v.unhandled, v.leakedProcesses, v.leakedKeys], detail).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);

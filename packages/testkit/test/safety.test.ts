@@ -13,9 +13,6 @@ import {
   FencedResource,
   judge,
   locateBackend,
-  runSafetyRow,
-  scenarioById,
-  sizings,
   testkitRoot,
   WorkerPool,
   workerPath,
@@ -23,16 +20,11 @@ import {
   type ScenarioId,
   type WorkerConfig,
 } from '../src/safety/index.js';
+import { ROW_TIMEOUT, runCiRow } from './safety-row.js';
 
-const ROW_TIMEOUT = 90_000;
-
-/** Runs one row at CI size; a backend that is not built fails with the build command to run. */
+/** Runs one row at CI size and fails on anything but a pass or a documented row. */
 async function expectRow(backendId: BackendId, scenarioId: ScenarioId) {
-  const backend = backendSpec(backendId);
-  const location = await locateBackend(backend);
-  if (!location.ok) throw new Error(`${backendId} cannot be checked: ${location.reason}`);
-  const row = await runSafetyRow(backend, scenarioById(scenarioId), location.url, { sizing: sizings.ci });
-  const detail = describeRow(row);
+  const { row, detail } = await runCiRow(backendId, scenarioId);
   expect(row.status, detail).not.toBe('fail');
   const v = row.verdict!;
   expect(v.acquisitions, detail).toBeGreaterThan(0);
