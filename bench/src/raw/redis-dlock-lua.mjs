@@ -16,7 +16,7 @@ export async function rawRedisDlockLua({ env }) {
     async acquire(key, ttl) {
       const keys = redisLockKeys('rawlua', key);
       const token = randomBytes(16).toString('hex');
-      while ((await redisLockScripts.acquire.run(client, [keys.lock, keys.fence, token, ttl]))[0] !== 1) await sleep(1);
+      while ((await redisLockScripts.acquire.run(client, [keys.lock, keys.fence, token, ttl, ttl + 3_600_000]))[0] !== 1) await sleep(1);
       return () => redisLockScripts.release.run(client, [keys.lock, token, keys.channel, '']);
     },
     async close() {

@@ -8,7 +8,7 @@
 export interface RedisLockKeys {
   /** The lock: a string holding the holder's token, with the lease as its expiry. */
   readonly lock: string;
-  /** The fence counter: an integer incremented by every successful acquire; never expires. */
+  /** The fence counter: an integer incremented by every successful acquire; kept for the lease plus `fenceRetention`. */
   readonly fence: string;
   /** The pub/sub channel a release is published on. */
   readonly channel: string;

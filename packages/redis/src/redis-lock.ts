@@ -17,7 +17,7 @@ import { ReleaseSubscriber } from './release-subscriber.js';
 import { renewBatch } from './renew-batch.js';
 import { parseAcquire, parseFlag, parseInspect } from './replies.js';
 import { redisLockScripts, type LuaScript } from './scripts.js';
-import { withTimeout } from './timeout.js';
+import { SharedTimeout, withTimeout } from './timeout.js';
 import type { RedisLockClient, ScriptArg } from './types.js';
 
 /** Options of {@link RedisLock}. */
@@ -41,6 +41,16 @@ export interface RedisLockOptions extends BaseLockOptions {
    * @example 500
    */
   operationTimeout?: number;
+  /**
+   * How long a key's fence counter is kept after its last acquire or renewal (on top of the
+   * lease), in ms. A counter that expired is started again from the server's clock in
+   * microseconds, which is above every token handed out before, so tokens keep increasing; the
+   * retention only has to outlast a backwards step of the Redis server's clock. Longer costs
+   * memory: one small key per distinct lock key used within the retention.
+   * @default 3_600_000 (one hour)
+   * @example 86_400_000
+   */
+  fenceRetention?: number;
 }
 
 /**
@@ -52,7 +62,7 @@ export interface RedisLockOptions extends BaseLockOptions {
  * new RedisLock(client, { operationTimeout: defaultRedisLockOptions.operationTimeout * 2 });
  * ```
  */
-export const defaultRedisLockOptions = Object.freeze({ prefix: 'dlock', operationTimeout: 2_000 });
+export const defaultRedisLockOptions = Object.freeze({ prefix: 'dlock', operationTimeout: 2_000, fenceRetention: 3_600_000 });
 
 /**
  * A distributed lock on one Redis server (or Redis Cluster), through ioredis. Each acquire is
@@ -82,9 +92,12 @@ export class RedisLock extends BaseLock {
   readonly prefix: string;
   /** See {@link RedisLockOptions.operationTimeout}. */
   readonly operationTimeout: number;
+  /** See {@link RedisLockOptions.fenceRetention}. */
+  readonly fenceRetention: number;
   readonly #ownsClient: boolean;
   readonly #lastConnectionError: () => Error | undefined;
   readonly #subscriber: ReleaseSubscriber;
+  readonly #timeout: SharedTimeout;
   /** Published with this instance's releases: its subscriber skips them (see releaseOnce). */
   readonly #instanceId = randomBytes(8).toString('hex');
 
@@ -100,10 +113,15 @@ export class RedisLock extends BaseLock {
       options.operationTimeout === undefined
         ? defaultRedisLockOptions.operationTimeout
         : validateTtl(options.operationTimeout, 'operationTimeout');
+    this.fenceRetention =
+      options.fenceRetention === undefined
+        ? defaultRedisLockOptions.fenceRetention
+        : validateTtl(options.fenceRetention, 'fenceRetention');
     const resolved = resolveClient(client);
     this.client = resolved.client;
     this.#ownsClient = resolved.owned;
     this.#lastConnectionError = resolved.lastConnectionError;
+    this.#timeout = new SharedTimeout(this.operationTimeout);
     this.#subscriber = new ReleaseSubscriber(
       () => this.client.duplicate(),
       (key, message) => {
@@ -123,7 +141,7 @@ export class RedisLock extends BaseLock {
     const keys = redisLockKeys(this.prefix, key);
     let reply: unknown;
     try {
-      reply = await this.#call(redisLockScripts.acquire, [keys.lock, keys.fence, token, ttl]);
+      reply = await this.#call(redisLockScripts.acquire, [keys.lock, keys.fence, token, ttl, ttl + this.fenceRetention]);
     } catch (error) {
       this.#releaseLater(keys, token);
       throw error;
@@ -151,7 +169,8 @@ export class RedisLock extends BaseLock {
 
   protected async renewOnce(lock: HeldLock, ttl: number): Promise<boolean> {
     const keys = this.#keysOf(lock);
-    return parseFlag('renew', await this.#call(redisLockScripts.renew, [keys.lock, lock.token, ttl]));
+    const args = [keys.lock, keys.fence, lock.token, ttl, ttl + this.fenceRetention];
+    return parseFlag('renew', await this.#call(redisLockScripts.renew, args));
   }
 
   protected async inspectOnce(key: string): Promise<LockInfo | null> {
@@ -161,7 +180,10 @@ export class RedisLock extends BaseLock {
 
   /** All renewals of a watchdog tick in one pipeline (one per node on a Cluster). */
   protected override renewManyOnce(locks: readonly HeldLock[]): Promise<Array<boolean | Error>> {
-    const renewals = locks.map((lock) => ({ lockKey: this.#keysOf(lock).lock, token: lock.token, ttl: lock.ttl }));
+    const renewals = locks.map((lock) => {
+      const keys = this.#keysOf(lock);
+      return { lockKey: keys.lock, fenceKey: keys.fence, token: lock.token, ttl: lock.ttl, keepFence: lock.ttl + this.fenceRetention };
+    });
     return renewBatch(this.client, renewals, this.operationTimeout);
   }
 
@@ -195,7 +217,7 @@ export class RedisLock extends BaseLock {
   }
 
   #call(script: LuaScript, args: readonly ScriptArg[]): Promise<unknown> {
-    return withTimeout(script.run(this.client, args), this.operationTimeout, script.name);
+    return this.#timeout.bound(script.run(this.client, args), script.name);
   }
 
   #keysOf(lock: HeldLock): RedisLockKeys {

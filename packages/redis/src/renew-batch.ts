@@ -8,8 +8,12 @@ import type { RedisLockClient, ScriptArg } from './types.js';
 export interface Renewal {
   /** The Redis lock key (`<prefix>:{<tag>}`). */
   readonly lockKey: string;
+  /** The key's fence counter (`<prefix>:{<tag>}:fence`), kept alive with the lock. */
+  readonly fenceKey: string;
   readonly token: string;
   readonly ttl: number;
+  /** How long the fence counter is kept from now, in ms (the lease plus the fence retention). */
+  readonly keepFence: number;
 }
 
 /** Per renewal: `true` renewed, `false` lost (not ours any more), an `Error` when unknown. */
@@ -55,7 +59,7 @@ function groupByNode(client: RedisLockClient, renewals: readonly Renewal[]): num
 }
 
 async function renewPipeline(client: RedisLockClient, renewals: readonly Renewal[], timeoutMs: number): Promise<RenewResult[]> {
-  const args = renewals.map((r): ScriptArg[] => [r.lockKey, r.token, r.ttl]);
+  const args = renewals.map((r): ScriptArg[] => [r.lockKey, r.fenceKey, r.token, r.ttl, r.keepFence]);
   if (args.length === 1) return [await renewOne(client, args[0]!, timeoutMs)];
   const results = await execPipeline(client, args, timeoutMs);
   // Only if the cache was flushed in the middle of the pipeline: send those again.

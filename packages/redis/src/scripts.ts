@@ -65,16 +65,16 @@ export function isNoScript(error: unknown): boolean {
  * @example
  * ```ts
  * const { lock, fence } = redisLockKeys('dlock', 'job');
- * const [acquired, fenceOrPttl] = await client.eval(redisLockScripts.acquire.source, 2, lock, fence, token, 30_000);
+ * const [acquired, fenceOrPttl] = await client.eval(redisLockScripts.acquire.source, 2, lock, fence, token, 30_000, 3_630_000);
  * ```
  */
 export const redisLockScripts = Object.freeze({
-  /** KEYS: lock, fence. ARGV: token, ttl. Returns `{1, fence}` or `{0, pttl}`. */
+  /** KEYS: lock, fence. ARGV: token, ttl, fence keep (ttl + retention). Returns `{1, fence}` or `{0, pttl}`. */
   acquire: new LuaScript('acquire', acquireLua, 2),
   /** KEYS: lock. ARGV: token, channel, message. Returns 1 (deleted and published) or 0 (not held). */
   release: new LuaScript('release', releaseLua, 1),
-  /** KEYS: lock. ARGV: token, ttl. Returns 1 (extended) or 0 (lost). */
-  renew: new LuaScript('renew', renewLua, 1),
+  /** KEYS: lock, fence. ARGV: token, ttl, fence keep (ttl + retention). Returns 1 (extended) or 0 (lost). */
+  renew: new LuaScript('renew', renewLua, 2),
   /** KEYS: lock, fence. Returns nil or `{token, pttl, fence}`. */
   inspect: new LuaScript('inspect', inspectLua, 2),
 });

@@ -37,13 +37,14 @@ function userClient(options: { keyPrefix?: string } = {}): Redis {
 }
 
 describe('options', () => {
-  it('rejects a bad prefix, operationTimeout or client with InvalidOptionError before connecting', () => {
+  it('rejects a bad prefix, operationTimeout, fenceRetention or client with InvalidOptionError before connecting', () => {
     const client = { host: '127.0.0.1', port: server.port, lazyConnect: true };
     expect(() => new RedisLock(client, { prefix: 'a{b' })).toThrow(InvalidOptionError);
     expect(() => new RedisLock(client, { prefix: 'a}b' })).toThrow(/prefix must be a string without/);
     expect(() => new RedisLock(client, { prefix: 5 as unknown as string })).toThrow(InvalidOptionError);
     for (const bad of [0, -1, 1.5, Number.NaN, '100']) {
       expect(() => new RedisLock(client, { operationTimeout: bad as number })).toThrow(/^operationTimeout must be/);
+      expect(() => new RedisLock(client, { fenceRetention: bad as number })).toThrow(/^fenceRetention must be/);
     }
     expect(() => new RedisLock(42 as unknown as string)).toThrow(InvalidOptionError);
     expect(() => new RedisLock(client, null as unknown as object)).toThrow(InvalidOptionError);
@@ -97,7 +98,10 @@ describe('names and wire format', () => {
     const pttl = await admin.pttl(names.lock);
     expect(pttl).toBeGreaterThan(4_000);
     expect(pttl).toBeLessThanOrEqual(5_000);
-    expect(await admin.ttl(names.fence)).toBe(-1);
+    // The counter is kept for the lease plus the retention (one hour by default).
+    const fencePttl = await admin.pttl(names.fence);
+    expect(fencePttl).toBeGreaterThan(5_000 + 3_600_000 - 1_000);
+    expect(fencePttl).toBeLessThanOrEqual(5_000 + 3_600_000);
 
     const sub = adminClient(server.port);
     cleanup.push(() => sub.disconnect());
@@ -118,6 +122,26 @@ describe('names and wire format', () => {
     expect(h.fencingToken).toBeGreaterThan(floor);
     expect(h.fencingToken).toBeLessThan(floor + 60_000_000n);
     await h.release();
+  });
+
+  it('the fence counter lives for the lease plus fenceRetention; renewals keep it; after it expires tokens still increase', async () => {
+    const lock = open({ fenceRetention: 100 });
+    const key = uniqueKey();
+    const names = redisLockKeys('dlock', key);
+    const first = (await lock.tryLock(key, { ttl: 100 }))!;
+    await first.release();
+    const second = (await lock.tryLock(key, { ttl: 100 }))!;
+    expect(second.fencingToken).toBe(first.fencingToken + 1n); // counted, not reseeded
+    await second.extend(5_000);
+    const kept = await admin.pttl(names.fence);
+    expect(kept).toBeGreaterThan(4_000);
+    expect(kept).toBeLessThanOrEqual(5_100);
+    await second.release();
+    await admin.pexpire(names.fence, 50); // as if 5.1 s had passed
+    await waitFor(async () => (await admin.exists(names.fence)) === 0, 2_000);
+    const third = (await lock.tryLock(key, { ttl: 100 }))!;
+    expect(third.fencingToken).toBeGreaterThan(second.fencingToken);
+    await third.release();
   });
 
   it('fencing tokens stay exact above 2^53', async () => {
@@ -171,10 +195,10 @@ describe('scripts', () => {
     const key = uniqueKey();
     const names = redisLockKeys('dlock', key);
     const h = (await lock.tryLock(key, { ttl: 10_000 }))!;
-    const again = await admin.eval(redisLockScripts.acquire.source, 2, names.lock, names.fence, h.token, 60_000);
+    const again = await admin.eval(redisLockScripts.acquire.source, 2, names.lock, names.fence, h.token, 60_000, 3_660_000);
     expect(again).toEqual([1, String(h.fencingToken)]);
     expect(await admin.pttl(names.lock)).toBeLessThanOrEqual(10_000);
-    const other = await admin.eval(redisLockScripts.acquire.source, 2, names.lock, names.fence, 'f'.repeat(32), 1_000);
+    const other = await admin.eval(redisLockScripts.acquire.source, 2, names.lock, names.fence, 'f'.repeat(32), 1_000, 3_601_000);
     expect((other as [number, number])[0]).toBe(0);
     await h.release();
   });
