@@ -131,7 +131,8 @@ export abstract class EtcdLockBase extends BaseLock {
   /** Owner-checked delete of `entry`'s key: `true` if it was ours and is now gone. */
   protected async deleteKey(entry: KeyEntry): Promise<boolean> {
     // rev 0: the put's answer never came, so the key may exist with a revision we do not know.
-    // Only this instance writes this exact key (lease + name), so deleting it blindly is safe.
+    // Only this instance writes this exact key (lease + name + local slot), and a slot is not
+    // reused before this delete is over, so deleting it blindly is safe.
     const response = await this.client.kv.txn(
       entry.rev === 0n
         ? { success: [deleteOp(entry.key)] }

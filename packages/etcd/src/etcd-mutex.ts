@@ -1,4 +1,4 @@
-import { KeyedMutex, LockAcquireTimeoutError, LockClosedError, type AcquireAttempt, type LockInfo } from '@dlock/core';
+import { InvalidOptionError, LockAcquireTimeoutError, LockClosedError, type AcquireAttempt, type LockInfo } from '@dlock/core';
 import type { IKeyValue, IOptions } from 'etcd3';
 import type { EtcdClient } from './client.js';
 import { DeleteWatch } from './delete-watch.js';
@@ -7,7 +7,8 @@ import { EtcdLeaseLostError, isLeaseNotFound } from './errors.js';
 import { EtcdLockBase, TIMED_OUT } from './etcd-base.js';
 import { isQueueEntry, mutexPrefix, mutexQueueKey } from './keys.js';
 import { createRevisionIs, getOp, headerRevision, putOp, queueOp, rangeKvs } from './ops.js';
-import { defaultEtcdLockOptions, type EtcdLockOptions } from './options.js';
+import { defaultEtcdLockOptions, type EtcdMutexOptions } from './options.js';
+import { QueueSlots, type Slot } from './queue-slots.js';
 
 const NOT_ACQUIRED: AcquireAttempt = Object.freeze({ acquired: false, retryAfter: -1 });
 
@@ -27,8 +28,11 @@ const MAX_TIMER = 2_147_483_647;
  * every holder, including Go and `etcdctl` holders.
  *
  * Keys are carried by one kept-alive lease per (instance, TTL in seconds), as Go's `Session`
- * does. Since the key names the lease, one instance queues at most once per key in etcd: its
- * own callers for the same key queue locally first (first come, first served).
+ * does, and named after it: `<lease hex>` for the instance's first caller of a name, `<lease
+ * hex>-<n>` for further callers queued at the same time, up to `maxQueuedPerName`; callers beyond
+ * that wait locally (first come, first served) for one of those slots. Several entries per
+ * instance keep the next caller's put off the hand-off path: when the holder deletes its key,
+ * the next entry is already in etcd and only has to confirm it is first.
  *
  * A queued waiter whose lease is revoked or expires, or whose key is deleted, rejects at once
  * with {@link EtcdLeaseLostError}; a holder's `handle.signal` aborts with `LockLostError`.
@@ -44,15 +48,21 @@ const MAX_TIMER = 2_147_483_647;
  * ```
  */
 export class EtcdMutex extends EtcdLockBase {
-  readonly #local = new KeyedMutex();
+  /** See {@link EtcdMutexOptions.maxQueuedPerName}. */
+  readonly maxQueuedPerName: number;
+  readonly #local: QueueSlots;
 
   /**
    * @param client an etcd3 `Etcd3` client (not closed by `close()`), or etcd3 `IOptions` to
    *   create one (closed by `close()`).
-   * @param options prefix, timeouts, default TTL; see {@link EtcdLockOptions}.
+   * @param options prefix, timeouts, default TTL, queue depth; see {@link EtcdMutexOptions}.
    */
-  constructor(client: EtcdClient | IOptions, options: EtcdLockOptions = {}) {
+  constructor(client: EtcdClient | IOptions, options: EtcdMutexOptions = {}) {
+    // Validated before super(), which may create a client: bad input must leave nothing open.
+    const depth = queueDepth(options);
     super(client, options, defaultEtcdLockOptions.mutexPrefix);
+    this.maxQueuedPerName = depth;
+    this.#local = new QueueSlots(depth);
   }
 
   /** The queue directory of `key` (what `etcdctl lock <name>` takes as `<name>` is this without the `/`). */
@@ -62,20 +72,23 @@ export class EtcdMutex extends EtcdLockBase {
 
   /** tryLock(): join the queue; if someone is ahead, leave it again (like Go's `TryLock`). */
   protected async acquireOnce(name: string, token: string, ttl: number): Promise<AcquireAttempt> {
-    const unlock = this.#local.tryAcquire(name);
-    if (unlock === null) return NOT_ACQUIRED;
+    const slot = this.#local.tryTakeIdle(name);
+    if (slot === null) return NOT_ACQUIRED;
+    const unlock = slot.release;
     for (let attempt = 0; ; attempt++) {
       const startedAt = this.clock.now();
       let entry: KeyEntry;
       try {
-        entry = await this.#prepare(name, token, ttl, unlock);
+        entry = await this.#prepare(name, token, ttl, slot);
       } catch (error) {
         unlock();
         throw error;
       }
       try {
         const aliveUntil = this.leaseAliveUntil(entry.lease, startedAt, ttl);
-        if (!(await this.#enqueue(entry))) {
+        const head = await this.#enqueue(entry);
+        slot.turnDone();
+        if (!head) {
           await this.removeEntry(entry);
           return NOT_ACQUIRED;
         }
@@ -85,6 +98,7 @@ export class EtcdMutex extends EtcdLockBase {
           await this.#retireLease(entry, error);
           continue;
         }
+        slot.turnDone();
         await this.removeEntry(entry);
         throw error;
       }
@@ -127,11 +141,20 @@ export class EtcdMutex extends EtcdLockBase {
   // ---- protocol -----------------------------------------------------------------------------
 
   async #queue(name: string, token: string, ttl: number, deadline: number, signal: AbortSignal): Promise<AcquireAttempt> {
-    let unlock: () => void;
+    const waitOptions = () => (Number.isFinite(deadline) ? { signal, waitTimeout: Math.max(0, deadline - this.clock.now()) } : { signal });
+    let slot: Slot;
     try {
-      const left = deadline - this.clock.now();
-      unlock = await this.#local.acquire(name, Number.isFinite(deadline) ? { signal, waitTimeout: Math.max(0, left) } : { signal });
+      slot = await this.#local.take(name, waitOptions());
     } catch (error) {
+      if (error instanceof LockAcquireTimeoutError) return NOT_ACQUIRED;
+      throw error;
+    }
+    const unlock = slot.release;
+    try {
+      // This instance's earlier callers put first, so etcd queues them first.
+      await this.#local.waitTurn(name, slot, waitOptions());
+    } catch (error) {
+      unlock();
       if (error instanceof LockAcquireTimeoutError) return NOT_ACQUIRED;
       throw error;
     }
@@ -146,10 +169,13 @@ export class EtcdMutex extends EtcdLockBase {
           unlock();
           return NOT_ACQUIRED;
         }
-        entry = newEntry(name, mutexQueueKey(mutexPrefix(this.prefix, name), lease.hex), token, lease, unlock);
+        entry = newEntry(name, mutexQueueKey(mutexPrefix(this.prefix, name), lease.hex, slot.index), token, lease, unlock);
+        // Started with the put, not after it: a stale shared lease costs no extra round trip.
+        const aliveUntil = this.leaseAliveUntil(lease, startedAt, ttl);
         let head: boolean | typeof TIMED_OUT;
         try {
           head = await this.retrying(() => this.#enqueue(entry!), { ...retry, entry });
+          slot.turnDone();
         } catch (error) {
           if (!(isLeaseNotFound(error) && attempt === 0)) throw error;
           await this.#retireLease(entry, error);
@@ -157,7 +183,7 @@ export class EtcdMutex extends EtcdLockBase {
           continue;
         }
         if (head === TIMED_OUT) break;
-        if (head) return this.#acquired(entry, await this.leaseAliveUntil(lease, startedAt, ttl), startedAt, ttl);
+        if (head) return this.#acquired(entry, await aliveUntil, startedAt, ttl);
         const turn = await this.#waitTurn(entry, ttl, retry);
         if (turn === TIMED_OUT) break;
         return turn;
@@ -165,16 +191,17 @@ export class EtcdMutex extends EtcdLockBase {
       if (entry !== undefined) await this.removeEntry(entry);
       return NOT_ACQUIRED;
     } catch (error) {
+      slot.turnDone();
       if (entry !== undefined) await this.removeEntry(entry);
       else unlock();
       throw error;
     }
   }
 
-  /** A lease-backed entry for `name` (its key names the lease), holding the local slot. */
-  async #prepare(name: string, token: string, ttl: number, unlock: () => void): Promise<KeyEntry> {
+  /** A lease-backed entry for `name` (its key names the lease and the local slot), holding the slot. */
+  async #prepare(name: string, token: string, ttl: number, slot: Slot): Promise<KeyEntry> {
     const lease = await this.pool.use(ttl);
-    return newEntry(name, mutexQueueKey(mutexPrefix(this.prefix, name), lease.hex), token, lease, unlock);
+    return newEntry(name, mutexQueueKey(mutexPrefix(this.prefix, name), lease.hex, slot.index), token, lease, slot.release);
   }
 
   /**
@@ -226,6 +253,8 @@ export class EtcdMutex extends EtcdLockBase {
     for (;;) {
       woken = false;
       const checkedAt = this.clock.now();
+      // In parallel with the check, as in #queue: when we are first, no keep-alive round trip follows.
+      const aliveUntil = this.leaseAliveUntil(entry.lease, checkedAt, ttl);
       const check = await this.retrying(() => this.#check(entry), { ...retry, entry });
       if (check === TIMED_OUT) return TIMED_OUT;
       if (entry.lost !== undefined) throw entry.lost;
@@ -236,7 +265,7 @@ export class EtcdMutex extends EtcdLockBase {
         });
       }
       if (check.ahead === undefined) {
-        return this.#acquired(entry, await this.leaseAliveUntil(entry.lease, checkedAt, ttl), checkedAt, ttl);
+        return this.#acquired(entry, await aliveUntil, checkedAt, ttl);
       }
       const watch = new DeleteWatch(this.client, check.ahead, check.revision + 1n, () => entry.wake?.());
       try {
@@ -312,6 +341,14 @@ export class EtcdMutex extends EtcdLockBase {
     entry.onDone = undefined;
     await this.removeEntry(entry);
   }
+}
+
+function queueDepth(options: EtcdMutexOptions): number {
+  const depth = (options as EtcdMutexOptions | null | undefined)?.maxQueuedPerName ?? defaultEtcdLockOptions.maxQueuedPerName;
+  if (typeof depth !== 'number' || !Number.isInteger(depth) || depth < 1) {
+    throw new InvalidOptionError('maxQueuedPerName', 'an integer >= 1', depth);
+  }
+  return depth;
 }
 
 /** A signal that aborts when either does (with that one's reason); `dispose` detaches it. */

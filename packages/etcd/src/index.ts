@@ -1,7 +1,7 @@
 export { EtcdMutex } from './etcd-mutex.js';
 export { EtcdLock } from './etcd-lock.js';
 export { EtcdLockBase } from './etcd-base.js';
-export { defaultEtcdLockOptions, type EtcdLockOptions } from './options.js';
+export { defaultEtcdLockOptions, type EtcdLockOptions, type EtcdMutexOptions } from './options.js';
 export {
   defaultEtcdClientTuning,
   etcdClientOptions,

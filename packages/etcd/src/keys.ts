@@ -4,8 +4,9 @@
  * `EtcdLock`: one key, `<prefix><name>`, whose value is the holder's token.
  *
  * `EtcdMutex`: the layout of etcd's Go `concurrency.Mutex` (and so of `etcdctl lock`): every
- * contender puts `<prefix><name>/<lease id in lowercase hex>` and the key with the lowest create
- * revision under `<prefix><name>/` holds the lock. `etcdctl lock jobs` therefore queues under
+ * contender puts `<prefix><name>/<lease id in lowercase hex>` (`…-<n>` for an instance's further
+ * callers queued at once) and the key with the lowest create revision under `<prefix><name>/`
+ * holds the lock. `etcdctl lock jobs` therefore queues under
  * `jobs/`, the same as `new EtcdMutex(client, { prefix: '' }).lock('jobs')`.
  */
 
@@ -19,9 +20,14 @@ export function mutexPrefix(prefix: string, name: string): Buffer {
   return Buffer.from(`${prefix}${name}/`, 'utf8');
 }
 
-/** The queue key of one contender: `<queue directory><lease id hex>`, as Go's Mutex forms it. */
-export function mutexQueueKey(queuePrefix: Buffer, leaseHex: string): Buffer {
-  return Buffer.concat([queuePrefix, Buffer.from(leaseHex, 'latin1')]);
+/**
+ * The queue key of one contender: `<queue directory><lease id hex>` for an instance's first
+ * queued caller of a name, as Go's Mutex forms it; `<queue directory><lease id hex>-<slot>` for
+ * its further callers queued at the same time (Go orders entries by create revision only, never
+ * by name, so it treats them like any other contender).
+ */
+export function mutexQueueKey(queuePrefix: Buffer, leaseHex: string, slot = 0): Buffer {
+  return Buffer.concat([queuePrefix, Buffer.from(slot === 0 ? leaseHex : `${leaseHex}-${slot}`, 'latin1')]);
 }
 
 /** An etcd lease id (a decimal int64 string, as etcd3 returns it) in lowercase hex (Go's `%x`). */

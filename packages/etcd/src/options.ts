@@ -36,7 +36,28 @@ export interface EtcdLockOptions extends BaseLockOptions {
 }
 
 /**
- * Defaults of {@link EtcdLockOptions}.
+ * Options of {@link EtcdMutex}: those of {@link EtcdLockOptions}, plus the queue depth.
+ *
+ * @example
+ * ```ts
+ * new EtcdMutex(client, { prefix: '', maxQueuedPerName: 1 }); // one key per instance and name, like Go's Session
+ * ```
+ */
+export interface EtcdMutexOptions extends EtcdLockOptions {
+  /**
+   * How many `lock()` callers of this instance may have a key queued in etcd for one name at the
+   * same time; further callers wait in this process (first come, first served) until one of them
+   * is done. More keeps the next waiter's put off the hand-off path when several local callers
+   * contend for one name; each costs one key and one watch while it waits. `1` is the layout of
+   * Go's `concurrency.Mutex` with one `Session`.
+   * @default 16
+   * @example 1
+   */
+  maxQueuedPerName?: number;
+}
+
+/**
+ * Defaults of {@link EtcdLockOptions} and {@link EtcdMutexOptions}.
  *
  * @example
  * ```ts
@@ -48,6 +69,7 @@ export const defaultEtcdLockOptions = Object.freeze({
   mutexPrefix: 'dlock/mutex/',
   callTimeout: 2_000,
   leaseIdleTimeout: 1_000,
+  maxQueuedPerName: 64,
 });
 
 /** Options after validation. */

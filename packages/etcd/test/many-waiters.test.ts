@@ -1,4 +1,5 @@
-import { startEtcd, type EtcdServer } from '@dlock/testkit';
+import { startEtcd, waitFor, type EtcdServer } from '@dlock/testkit';
+import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdMutex } from '../src/index.js';
 import { testPrefix } from './helpers.js';
@@ -35,6 +36,36 @@ describe('EtcdMutex with many waiters in one instance', () => {
     } finally {
       process.off('warning', onWarning);
       await mutex.close();
+    }
+  });
+
+  it('queues up to maxQueuedPerName keys of one instance in etcd (<lease>, <lease>-1, ...); the rest wait locally', async () => {
+    const prefix = testPrefix();
+    const raw = new Etcd3({ hosts: server.endpoint });
+    const mutex = new EtcdMutex({ hosts: server.endpoint }, { prefix, maxQueuedPerName: 3 });
+    try {
+      const holder = await mutex.lock('k', { ttl: 5_000 });
+      const order: number[] = [];
+      const waiters = Array.from({ length: 5 }, (_, i) =>
+        mutex.lock('k', { ttl: 5_000, waitTimeout: 10_000 }).then(async (h) => {
+          order.push(i);
+          await h.release();
+        }),
+      );
+      const queued = () => raw.getAll().prefix(`${prefix}k/`).sort('Create', 'Ascend').keys();
+      await waitFor(async () => (await queued()).length === 3, 2_000);
+      await new Promise((r) => setTimeout(r, 100)); // and no more than that
+      const keys = await queued();
+      expect(keys).toHaveLength(3);
+      const lease = keys[0]!.slice(`${prefix}k/`.length);
+      expect(keys).toEqual([`${prefix}k/${lease}`, `${prefix}k/${lease}-1`, `${prefix}k/${lease}-2`]);
+      await holder.release();
+      await Promise.all(waiters);
+      expect(order).toEqual([0, 1, 2, 3, 4]);
+      expect(await queued()).toEqual([]);
+    } finally {
+      await mutex.close();
+      raw.close();
     }
   });
 });

@@ -104,5 +104,11 @@ describe('keys', () => {
     expect(() => new EtcdMutex({ hosts: 'http://127.0.0.1:1' }, { callTimeout: 0 })).toThrow(/callTimeout must be/);
     expect(() => new EtcdMutex({ hosts: 'http://127.0.0.1:1' }, { leaseIdleTimeout: -1 })).toThrow(/leaseIdleTimeout must be/);
     expect(() => new EtcdMutex('localhost' as never)).toThrow(/client must be/);
+    for (const bad of [0, 1.5, -2, '4']) {
+      expect(() => new EtcdMutex({ hosts: 'http://127.0.0.1:1' }, { maxQueuedPerName: bad as number })).toThrow(
+        /^maxQueuedPerName must be an integer >= 1/,
+      );
+    }
+    expect(new EtcdMutex({ hosts: 'http://127.0.0.1:1' }, { maxQueuedPerName: 1 }).maxQueuedPerName).toBe(1);
   });
 });
