@@ -13,8 +13,15 @@ export class RedlockNodeTimeoutError extends Error {
   readonly node: string;
   readonly timeout: number;
 
-  constructor(node: string, timeout: number) {
-    super(`${node} did not answer within ${timeout} ms`);
+  /**
+   * @param connectionError why the node is not connected, when it is not (a client Redlock
+   *   created records its last failed connection attempt: ECONNREFUSED, ENOTFOUND, auth...).
+   */
+  constructor(node: string, timeout: number, connectionError?: Error) {
+    super(
+      `${node} did not answer within ${timeout} ms` + (connectionError ? ` (not connected: ${connectionError.message})` : ''),
+      connectionError ? { cause: connectionError } : undefined,
+    );
     this.name = 'RedlockNodeTimeoutError';
     this.node = node;
     this.timeout = timeout;

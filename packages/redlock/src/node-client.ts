@@ -42,7 +42,10 @@ export class NodeClient {
   /** A (re)connected node has shown life: commands queued meanwhile get their full timeout from now. */
   /** Whether this connection was ever ready: its first connect is not counted as silence. */
   #everReady = false;
+  /** Owned clients: the error of the last failed connection attempt, until the next success. */
+  #connectionError: Error | undefined;
   readonly #alive = (): void => {
+    this.#connectionError = undefined;
     this.#everReady = true;
     this.#lastReply = performance.now();
   };
@@ -51,7 +54,12 @@ export class NodeClient {
     this.#owned = !isClient(node);
     this.client = isClient(node) ? node : typeof node === 'string' ? new Redis(node) : new Redis(node);
     // Failures reach us through the commands; a listener keeps ioredis from logging each one.
-    if (this.#owned) this.client.on('error', ignore);
+    // The last one is kept to say why a silent node is silent (ECONNREFUSED, ENOTFOUND, auth...).
+    if (this.#owned) {
+      this.client.on('error', (error: Error) => {
+        if (this.client.status !== 'ready') this.#connectionError = error;
+      });
+    }
     // A new connection may be to a restarted, empty server: send scripts in full again.
     this.client.on('close', this.#forgetScripts);
     this.client.on('ready', this.#alive);
@@ -169,7 +177,10 @@ export class NodeClient {
         // (Only while that first attempt is under way: a refused one turns to 'reconnecting'.)
         const firstConnect = !this.#everReady && ['wait', 'connecting', 'connect'].includes(this.client.status);
         const deadline = firstConnect ? sent + cap : Math.min(Math.max(this.#lastReply, sent) + timeout, sent + cap);
-        if (now >= deadline) reject(new RedlockNodeTimeoutError(this.label, timeout));
+        if (now >= deadline) {
+          const why = this.client.status === 'ready' ? undefined : this.#connectionError;
+          reject(new RedlockNodeTimeoutError(this.label, timeout, why));
+        }
         else timer = setTimeout(judge, deadline - now);
       };
       const judge = (): void => {

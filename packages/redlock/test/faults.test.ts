@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockBackendError, LockLostError, LockService } from '@dlock/core';
-import { startRedisNodes, uniqueKey, waitFor, type RedisServer, type ServerGroup } from '@dlock/testkit';
+import { freePort, startRedisNodes, uniqueKey, waitFor, type RedisServer, type ServerGroup } from '@dlock/testkit';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redlock, RedlockNodeTimeoutError, RedlockQuorumError, type RedlockOptions } from '../src/index.js';
 import { blackHole, collectUnhandled, directClients, holdersOf, lockKeyOf, whilePaused } from './helpers.js';
@@ -227,5 +227,27 @@ describe('Redlock when a node restarts empty while a lock is held', () => {
       await Promise.allSettled(opened.splice(0).map((l) => l.close()));
       await Promise.all(holes.map((h) => h.close()));
     }
+  });
+});
+
+describe('Redlock with a node nobody listens on', () => {
+  it('names the connection error (ECONNREFUSED) of the silent node, not only the timeout', async () => {
+    const refused = await freePort(); // free: nothing listens there
+    const lock = open([nodes[0]!.url, nodes[1]!.url, `redis://127.0.0.1:${refused}`]);
+    const key = uniqueKey('redlock-refused');
+    const h = await lock.tryLock(key); // 2 of 3 nodes are a quorum
+    expect(h).not.toBeNull();
+    await h!.release();
+    const solo = open([`redis://127.0.0.1:${refused}`]);
+    const error = await solo.tryLock(key).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RedlockQuorumError);
+    const failure = (error as RedlockQuorumError).failures[0]!;
+    expect(failure.node).toBe(`127.0.0.1:${refused}`);
+    expect(failure.error).toBeInstanceOf(RedlockNodeTimeoutError);
+    expect(failure.error.message).toMatch(/did not answer within 200 ms \(not connected: .*ECONNREFUSED/);
+    expect((error as Error).message + String((error as Error & { cause?: Error }).cause?.message)).toMatch(/ECONNREFUSED/);
   });
 });
