@@ -10,11 +10,11 @@ import {
   LockNotHeldError,
 } from './errors.js';
 import { Handle, type HeldLock } from './handle.js';
-import { ReleaseWaiters, type WaitTicket } from './release-waiters.js';
+import { ReleaseWaiters, type HandOverClaim, type WaitTicket } from './release-waiters.js';
 import { withJitter } from './sleep.js';
 import { newToken } from './token.js';
 import type { AcquireOptions, DistributedLock, LockCapabilities, LockHandle, LockInfo } from './types.js';
-import { defaultLockOptions, resolveAcquireOptions, validateKey, validateTtl } from './validate.js';
+import { defaultLockOptions, resolveAcquireOptions, validateCount, validateKey, validateTtl } from './validate.js';
 import { Watchdog, type RenewOutcome } from './watchdog.js';
 
 /** What one acquire attempt of a backend returns. */
@@ -58,6 +58,15 @@ export interface BaseLockOptions {
   maxRetryDelay?: number;
   /** Monotonic time source (tests inject one). @default performance.now() */
   clock?: Clock;
+  /**
+   * For backends that can hand a held lock straight to another caller (Redis, memory): when
+   * `unlock()` finds a caller of this instance waiting for the same key, the lock passes to it in
+   * one step (with a new fencing token) instead of a release plus that caller's acquire. This
+   * bounds how many such hand-overs of one key may follow each other before a real release gives
+   * waiters in other processes their chance. `0` turns hand-overs off.
+   * @default 8
+   */
+  maxLocalHandOvers?: number;
 }
 
 /**
@@ -77,6 +86,7 @@ export abstract class BaseLock implements DistributedLock {
   protected readonly clock: Clock;
   protected readonly defaultTtl: number;
   protected readonly maxRetryDelay: number;
+  protected readonly maxLocalHandOvers: number;
 
   readonly #held = new Set<Handle>();
   readonly #expiry = new Map<Handle, NodeJS.Timeout>();
@@ -94,6 +104,8 @@ export abstract class BaseLock implements DistributedLock {
       options.defaultTtl === undefined ? defaultLockOptions.ttl : validateTtl(options.defaultTtl, 'defaultTtl');
     this.maxRetryDelay =
       options.maxRetryDelay === undefined ? 1_000 : validateTtl(options.maxRetryDelay, 'maxRetryDelay');
+    this.maxLocalHandOvers =
+      options.maxLocalHandOvers === undefined ? 8 : validateCount(options.maxLocalHandOvers, 'maxLocalHandOvers');
     this.clock = options.clock ?? monotonicClock;
     this.#watchdog = new Watchdog((handles) => this.#renewHandles(handles), this.clock);
   }
@@ -121,6 +133,14 @@ export abstract class BaseLock implements DistributedLock {
     ttl: number,
     wait: { deadline: number; signal: AbortSignal | undefined },
   ): Promise<AcquireAttempt>;
+
+  /**
+   * Optional: hands `lock` straight to `token` (a waiter of this instance) in one atomic step: if
+   * `lock` is still held by its token, `token` becomes the holder with a lease of `ttl` ms and a
+   * new, higher fencing token; otherwise nothing changes and the result is `{ acquired: false }`.
+   * Other processes' waiters are not woken (the key stays taken).
+   */
+  protected transferOnce?(lock: HeldLock, token: string, ttl: number): Promise<AcquireAttempt>;
 
   /** Renews many locks at once (a backend overrides this to pipeline). One result per lock. */
   protected async renewManyOnce(locks: readonly HeldLock[]): Promise<Array<boolean | Error>> {
@@ -203,6 +223,7 @@ export abstract class BaseLock implements DistributedLock {
         }
         if (ticket === undefined) {
           ticket = this.#waiters.enqueue(key);
+          ticket.offer = { token, ttl: o.ttl };
           await this.#watch(key);
           // A release between our attempt and the subscription would go unseen: try once more.
           if (tryNow) continue;
@@ -211,6 +232,15 @@ export abstract class BaseLock implements DistributedLock {
         if (left <= 0) throw new LockAcquireTimeoutError(key, o.waitTimeout ?? 0, { backend: this.backend });
         const nap = retryAfter >= 0 ? withJitter(retryAfter + 1) : this.maxRetryDelay;
         await ticket.sleep(Math.min(nap, left), o.signal);
+        const granted = await ticket.takeGrant<Handle>();
+        if (granted !== null) {
+          if (o.signal?.aborted) {
+            await this.unlock(granted).catch(() => undefined);
+            throw o.signal.reason;
+          }
+          acquired = true;
+          return granted;
+        }
         this.#assertOpen('lock', key);
         tryNow = true;
       }
@@ -229,9 +259,10 @@ export abstract class BaseLock implements DistributedLock {
     // Stop renewing first: a release that fails midway must not leave the watchdog extending
     // a lock its owner asked to give up (it then simply expires).
     this.#watchdog.remove(h);
+    const claim = this.#claimWaiter(h);
     let released: boolean;
     try {
-      released = await this.releaseOnce(h);
+      released = claim === undefined ? await this.releaseOnce(h) : await this.#handOver(h, claim);
     } catch (error) {
       throw this.wrapError('release', h.key, error);
     }
@@ -325,6 +356,46 @@ export abstract class BaseLock implements DistributedLock {
   }
 
   // ---- internals ---------------------------------------------------------------------------
+
+  /** A local waiter to hand `h` to, if the backend can and this run of hand-overs may go on. */
+  #claimWaiter(h: Handle): HandOverClaim<Handle> | undefined {
+    if (this.transferOnce === undefined || h.handOvers >= this.maxLocalHandOvers) return undefined;
+    return this.#waiters.claim<Handle>(h.key);
+  }
+
+  /**
+   * unlock() by handing the lock to the claimed waiter: `true` when `h` was still ours (it is now
+   * the waiter's, or released if the waiter cannot take it), `false` when `h` was lost. The
+   * waiter gets the new handle, or `null` and tries by itself.
+   */
+  async #handOver(h: Handle, claim: HandOverClaim<Handle>): Promise<boolean> {
+    const { token, ttl } = claim.offer;
+    const startedAt = this.clock.now(); // the new holder's validity counts from before the request
+    let result: AcquireAttempt;
+    try {
+      result = await this.transferOnce!(h, token, ttl);
+    } catch (error) {
+      claim.settle(null);
+      throw error;
+    }
+    if (!result.acquired) {
+      claim.settle(null);
+      return false;
+    }
+    const next = new Handle(this, h.key, token, result.fencingToken, ttl, this.validUntil(result.validFrom ?? startedAt, ttl), result.data);
+    next.handOvers = h.handOvers + 1;
+    if (claim.ticket.left || this.closed || next.validUntil <= this.clock.now()) {
+      // Nobody to take it (or its lease is already over): a real release, which wakes the next waiter.
+      await this.releaseOnce(next).catch(() => false);
+      next.markReleased();
+      claim.settle(null);
+      return true;
+    }
+    this.#held.add(next);
+    this.#armExpiry(next);
+    claim.settle(next);
+    return true;
+  }
 
   async #lockQueued(
     key: string,

@@ -33,6 +33,8 @@ export class Handle implements LockHandle, HeldLock {
   // lock+unlock round trip.
   #controller: AbortController | undefined;
   #lostError: LockLostError | undefined;
+  /** @internal How many local hand-overs in a row led to this handle (0: acquired by itself). */
+  handOvers = 0;
 
   constructor(
     readonly owner: HandleOwner,

@@ -26,6 +26,16 @@ export class ReleaseWaiters {
     return this.#queues.get(key)?.length ?? 0;
   }
 
+  /**
+   * The first sleeping waiter of `key` that can take the lock straight from its holder (it has an
+   * `offer`), now woken and waiting for its grant; `undefined` when there is none.
+   */
+  claim<T>(key: string): HandOverClaim<T> | undefined {
+    const ticket = this.#queues.get(key)?.find((t) => t.sleeping);
+    if (ticket?.offer === undefined) return undefined;
+    return { ticket, offer: ticket.offer, settle: ticket.claim<T>() };
+  }
+
   /** A release of `key` was observed: wake the first sleeping waiter (or remember it). */
   notify(key: string): void {
     const queue = this.#queues.get(key);
@@ -58,11 +68,24 @@ export class ReleaseWaiters {
   }
 }
 
+/** A sleeping waiter picked by a releasing holder to take the lock over (see `ReleaseWaiters.claim`). */
+export interface HandOverClaim<T> {
+  readonly ticket: WaitTicket;
+  readonly offer: { readonly token: string; readonly ttl: number };
+  /** Delivers the handed-over lock, or `null` when the hand-over did not happen. Call exactly once. */
+  readonly settle: (granted: T | null) => void;
+}
+
 /** One waiter's place in a key's queue. */
 export class WaitTicket {
   /** Set when a notification woke this ticket and it has not retried since. */
   woken = false;
+  /** The waiter's own token and TTL, so a releasing holder of this instance can hand it the lock. */
+  offer: { readonly token: string; readonly ttl: number } | undefined;
+  /** Set once it left the queue. */
+  left = false;
   #wake: (() => void) | undefined;
+  #grant: Promise<unknown> | undefined;
 
   constructor(
     private readonly owner: ReleaseWaiters,
@@ -110,11 +133,31 @@ export class WaitTicket {
     this.#wake?.();
   }
 
+  /** @internal Wakes this waiter to wait for a hand-over; the returned function delivers the lock or `null`. */
+  claim<T>(): (granted: T | null) => void {
+    let settle!: (granted: T | null) => void;
+    this.#grant = new Promise<T | null>((resolve) => (settle = resolve));
+    this.wake();
+    return settle;
+  }
+
+  /**
+   * After a sleep: the lock a releasing holder handed over (awaited), or `null` when none was
+   * offered or the hand-over failed (then the waiter tries by itself as usual).
+   */
+  async takeGrant<T>(): Promise<T | null> {
+    const grant = this.#grant as Promise<T | null> | undefined;
+    if (grant === undefined) return null;
+    this.#grant = undefined;
+    return grant;
+  }
+
   /**
    * Leaves the queue. A waiter that was woken but gives up without acquiring (abort, timeout)
    * passes the wake-up on, so the release it consumed still reaches the next waiter.
    */
   leave(acquired: boolean): void {
+    this.left = true;
     this.owner.remove(this);
     if (this.woken && !acquired) this.owner.notify(this.key);
   }

@@ -29,6 +29,14 @@ export function validateTtl(ttl: unknown, option = 'ttl'): number {
   return ttl;
 }
 
+/** A count is an integer >= 0. */
+export function validateCount(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new InvalidOptionError(option, 'an integer >= 0', value);
+  }
+  return value;
+}
+
 /** A wait timeout is a finite number >= 0 (milliseconds). */
 export function validateWaitTimeout(value: unknown, option = 'waitTimeout'): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {

@@ -5,7 +5,7 @@ import { CountingLock } from './counting-lock.js';
 
 describe('BaseLock waiting', () => {
   it('a release wakes one waiter of the instance, not all of them', async () => {
-    const lock = new CountingLock();
+    const lock = new CountingLock(undefined, { maxLocalHandOvers: 0 });
     const holder = await lock.lock('k', { ttl: 60_000 });
     const order: number[] = [];
     const waiters = Array.from({ length: 10 }, (_, i) =>
@@ -22,6 +22,58 @@ describe('BaseLock waiting', () => {
     // Each of the 10 hand-offs costs exactly one acquire attempt: nobody retried in vain.
     expect(lock.acquires - before).toBe(10);
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await lock.close();
+  });
+
+  it('unlock() hands the lock to the next local waiter in one step, new fencing token each time, at most maxLocalHandOvers in a row', async () => {
+    const store = new MemoryLockStore();
+    const lock = new CountingLock(store, { maxLocalHandOvers: 3 });
+    const holder = await lock.lock('k', { ttl: 60_000 });
+    const got: Array<{ i: number; fence: bigint; validFor: number }> = [];
+    const waiters = Array.from({ length: 6 }, (_, i) =>
+      lock.lock('k', { ttl: 5_000 + i }).then(async (h) => {
+        got.push({ i, fence: h.fencingToken, validFor: h.validUntil - performance.now() });
+        expect(h.held).toBe(true);
+        expect((await lock.inspect('k'))?.fencingToken).toBe(h.fencingToken);
+        await sleep(2);
+        await h.release();
+      }),
+    );
+    await sleep(30);
+    const acquiresBefore = lock.acquires;
+    await holder.release();
+    expect(holder.signal.reason).toBeInstanceOf(LockReleasedError);
+    await Promise.all(waiters);
+    expect(got.map((g) => g.i)).toEqual([0, 1, 2, 3, 4, 5]);
+    // Fences strictly increase along the queue, starting above the first holder's.
+    const fences = [holder.fencingToken, ...got.map((g) => g.fence)];
+    for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
+    // Each waiter's lease is its own TTL (5 000 + i ms), counted from the hand-over.
+    got.forEach((g) => expect(g.validFor).toBeGreaterThan(4_900 + g.i - 50));
+    got.forEach((g) => expect(g.validFor).toBeLessThanOrEqual(5_000 + g.i));
+    // 3 hand-overs, a real release (the run limit), the next waiter acquires, 2 more hand-overs.
+    expect(lock.transfers).toBe(5);
+    expect(lock.acquires - acquiresBefore).toBe(1);
+    expect(store.size).toBe(0);
+    await lock.close();
+  });
+
+  it('a waiter aborted while the lock is handed to it gives it back; the next waiter gets it', async () => {
+    const lock = new MemoryLock({ store: new MemoryLockStore() });
+    const holder = await lock.lock('k', { ttl: 60_000 });
+    const controller = new AbortController();
+    const first = lock.lock('k', { ttl: 60_000, signal: controller.signal }).catch((e: unknown) => e);
+    const second = lock.lock('k', { ttl: 60_000, waitTimeout: 2_000 });
+    await sleep(10);
+    const released = holder.release(); // hands over to `first`...
+    controller.abort(new Error('gone')); // ...which aborts before it sees the handle
+    await released;
+    expect(await first).toEqual(new Error('gone'));
+    const h = await second;
+    expect(h.held).toBe(true);
+    expect(h.fencingToken).toBeGreaterThan(holder.fencingToken);
+    await h.release();
+    expect(await lock.isLocked('k')).toBe(false);
     await lock.close();
   });
 
@@ -134,6 +186,9 @@ describe('BaseLock handles', () => {
   it('bad constructor options are rejected', () => {
     expect(() => new MemoryLock({ defaultTtl: 0 })).toThrow(InvalidOptionError);
     expect(() => new MemoryLock({ maxRetryDelay: -1 })).toThrow(/maxRetryDelay/);
+    for (const bad of [-1, 1.5, Number.NaN, '2']) {
+      expect(() => new MemoryLock({ maxLocalHandOvers: bad as number })).toThrow(/^maxLocalHandOvers must be an integer >= 0/);
+    }
   });
 });
 

@@ -167,6 +167,14 @@ export class RedisLock extends BaseLock {
     return released;
   }
 
+  /** unlock() with a waiter of this instance queued: the lock passes to it in one script (see BaseLock). */
+  protected override async transferOnce(lock: HeldLock, token: string, ttl: number): Promise<AcquireAttempt> {
+    const keys = this.#keysOf(lock);
+    const reply = await this.#call(redisLockScripts.transfer, [keys.lock, keys.fence, lock.token, token, ttl, ttl + this.fenceRetention]);
+    const result = parseAcquire(reply, 'transfer');
+    return result.acquired ? { acquired: true, fencingToken: result.fencingToken, data: keys } : { acquired: false, retryAfter: result.pttl };
+  }
+
   protected async renewOnce(lock: HeldLock, ttl: number): Promise<boolean> {
     const keys = this.#keysOf(lock);
     const args = [keys.lock, keys.fence, lock.token, ttl, ttl + this.fenceRetention];

@@ -3,6 +3,7 @@ import acquireLua from './lua/acquire.lua?raw';
 import inspectLua from './lua/inspect.lua?raw';
 import releaseLua from './lua/release.lua?raw';
 import renewLua from './lua/renew.lua?raw';
+import transferLua from './lua/transfer.lua?raw';
 import type { RedisLockClient, RedisPipelineLike, ScriptArg } from './types.js';
 
 /**
@@ -59,7 +60,7 @@ export function isNoScript(error: unknown): boolean {
 }
 
 /**
- * The four scripts of the Redis lock protocol (sources in `src/lua/*.lua`). Exported so other
+ * The five scripts of the Redis lock protocol (sources in `src/lua/*.lua`). Exported so other
  * programs can speak the same protocol: same key names ({@link redisLockKeys}), same scripts.
  *
  * @example
@@ -75,6 +76,8 @@ export const redisLockScripts = Object.freeze({
   release: new LuaScript('release', releaseLua, 1),
   /** KEYS: lock, fence. ARGV: token, ttl, fence keep (ttl + retention). Returns 1 (extended) or 0 (lost). */
   renew: new LuaScript('renew', renewLua, 2),
+  /** KEYS: lock, fence. ARGV: holder token, new token, ttl, fence keep. Returns `{1, fence}` or `{0, pttl}`. */
+  transfer: new LuaScript('transfer', transferLua, 2),
   /** KEYS: lock, fence. Returns nil or `{token, pttl, fence}`. */
   inspect: new LuaScript('inspect', inspectLua, 2),
 });

@@ -208,7 +208,8 @@ describe('waiting', () => {
   it('one release wakes one waiter of a process, not all of them; own releases skip the pub/sub hop', async () => {
     const holderLock = open();
     const client = userClient();
-    const waitersLock = new RedisLock(client);
+    // Hand-overs off: this is about wake-ups (hand-overs are tested below).
+    const waitersLock = new RedisLock(client, { maxLocalHandOvers: 0 });
     cleanup.push(() => waitersLock.close());
     // Count this instance's acquire attempts as they leave the client.
     let attempts = 0;
@@ -242,6 +243,51 @@ describe('waiting', () => {
     await sleep(100);
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(attempts - handDown).toBe(9);
+  });
+
+  it('unlock() hands the lock to a waiter of the same instance in one script; after maxLocalHandOvers a real release lets another process in', async () => {
+    const client = userClient();
+    const local = new RedisLock(client, { maxLocalHandOvers: 4 });
+    cleanup.push(() => local.close());
+    const remote = open();
+    const sent: string[] = [];
+    const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    (client as unknown as { evalsha: typeof evalsha }).evalsha = (...args: unknown[]) => {
+      if (args[0] === redisLockScripts.transfer.sha) sent.push('transfer');
+      if (args[0] === redisLockScripts.acquire.sha) sent.push('acquire');
+      if (args[0] === redisLockScripts.release.sha) sent.push('release');
+      return evalsha(...args);
+    };
+    const key = uniqueKey();
+    const names = redisLockKeys('dlock', key);
+    const holder = (await local.tryLock(key, { ttl: 30_000 }))!;
+    const order: string[] = [];
+    const fences: bigint[] = [holder.fencingToken];
+    const run = (lock: RedisLock, name: string) =>
+      lock.lock(key, { ttl: 20_000, waitTimeout: 10_000 }).then(async (h) => {
+        order.push(name);
+        fences.push(h.fencingToken);
+        expect(await admin.get(names.lock)).toBe(h.token);
+        const pttl = await admin.pttl(names.lock);
+        expect(pttl).toBeGreaterThan(15_000); // its own TTL, not what was left of the previous one
+        expect(pttl).toBeLessThanOrEqual(20_000);
+        await h.release();
+      });
+    const locals = Array.from({ length: 6 }, (_, i) => run(local, `local${i}`));
+    await sleep(100);
+    const remoteWaiter = run(remote, 'remote');
+    await sleep(100);
+    sent.length = 0;
+    await holder.release();
+    await Promise.all([...locals, remoteWaiter]);
+    // Fencing tokens strictly increase across hand-overs and acquires alike.
+    for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
+    // 4 hand-overs (no release, no acquire, nothing published), then a real release.
+    expect(sent.slice(0, 5)).toEqual(['transfer', 'transfer', 'transfer', 'transfer', 'release']);
+    expect(order.slice(0, 4)).toEqual(['local0', 'local1', 'local2', 'local3']);
+    expect(order).toContain('remote');
+    expect(order.filter((n) => n.startsWith('local'))).toEqual(['local0', 'local1', 'local2', 'local3', 'local4', 'local5']);
+    expect(await admin.exists(names.lock)).toBe(0);
   });
 
   it('a lock set without expiry by someone else: inspect says ttl -1, and waiters poll at maxRetryDelay', async () => {

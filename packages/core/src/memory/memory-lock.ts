@@ -40,6 +40,11 @@ export class MemoryLock extends BaseLock {
     return 'fence' in r ? { acquired: true, fencingToken: r.fence } : { acquired: false, retryAfter: r.retryAfter };
   }
 
+  protected override async transferOnce(lock: HeldLock, token: string, ttl: number): Promise<AcquireAttempt> {
+    const r = this.store.transfer(lock.key, lock.token, token, ttl);
+    return 'fence' in r ? { acquired: true, fencingToken: r.fence } : { acquired: false, retryAfter: r.retryAfter };
+  }
+
   protected async releaseOnce(lock: HeldLock): Promise<boolean> {
     return this.store.release(lock.key, lock.token);
   }

@@ -36,6 +36,23 @@ export class MemoryLockStore {
     return true;
   }
 
+  /**
+   * If `token` holds `key`, makes `to` the holder with a lease of `ttl` ms and a new fencing
+   * token (no release in between, so nobody else is told); otherwise changes nothing.
+   */
+  transfer(key: string, token: string, to: string, ttl: number): { fence: bigint } | { retryAfter: number } {
+    const current = this.#live(key);
+    if (current === undefined || current.token !== token) {
+      return { retryAfter: current === undefined ? 0 : Math.max(0, current.expiresAt - performance.now()) };
+    }
+    clearTimeout(current.timer);
+    this.#fence += 1n;
+    current.token = to;
+    current.fence = this.#fence;
+    this.#arm(key, current, ttl);
+    return { fence: current.fence };
+  }
+
   /** Extends `key` to `ttl` ms from now if `token` holds it. */
   renew(key: string, token: string, ttl: number): boolean {
     const current = this.#live(key);
