@@ -27,7 +27,12 @@ export const contenders = {
     server: 'redis',
     kind: 'dlock',
     pkg: '@dlock/redis',
-    label: (variant) => (variant === 'coalesce' ? 'dlock RedisLock + LockService coalesce' : 'dlock RedisLock'),
+    label: (variant) =>
+      variant === 'coalesce'
+        ? 'dlock RedisLock + LockService coalesce'
+        : variant === 'handover'
+          ? 'dlock RedisLock + LockService coalesce { handOver }'
+          : 'dlock RedisLock',
     create: async (o) => (await import('./dlock/redis.mjs')).dlockRedis(o),
   },
   'dlock-etcd': {

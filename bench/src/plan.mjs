@@ -73,6 +73,7 @@ export function plan(p) {
             rowOf({ id: 'raw-redis-pubsub' }, true),
             rowOf({ id: 'dlock-redis' }),
             rowOf({ id: 'dlock-redis', variant: 'coalesce' }),
+            rowOf({ id: 'dlock-redis', variant: 'handover' }),
             ...redisPeers(p, true),
           ],
         }),

@@ -47,15 +47,20 @@ export function checkTargets(result) {
     hot && hot.ratios?.handoffsPerSecond !== undefined ? hot.ratios.handoffsPerSecond >= 0.8 && hot.ratios.p99Ms <= 2 : undefined,
   );
   const hotPeers = section(result, 'hot-redis')?.groups[0]?.rows.filter((r) => !r.skipped && r.median && /^(redlock|sesame|semaphore)/.test(r.key));
-  if (hot && hotPeers?.length) {
+  for (const [key, what] of [
+    ['dlock-redis:1:default', 'dlock'],
+    ['dlock-redis:1:handover', 'dlock with coalesce { handOver }'],
+  ]) {
+    const row = cell(result, 'hot-redis', undefined, key);
+    if (!row || !hotPeers?.length) continue;
     const defaults = hotPeers.filter((r) => r.key.endsWith(':default'));
     const swept = hotPeers.filter((r) => !r.key.endsWith(':default'));
     const best = (rows) => rows.reduce((b, r) => (r.median.handoffsPerSecond > b.median.handoffsPerSecond ? r : b));
     const bestDefault = best(defaults);
     const bestSwept = swept.length ? best(swept) : undefined;
-    const d = hot.median.handoffsPerSecond;
+    const d = row.median.handoffsPerSecond;
     add(
-      'Redis hot key: dlock >= 25x the polling peers at their defaults, >= 5x at their best',
+      `Redis hot key: ${what} >= 25x the polling peers at their defaults, >= 5x at their best`,
       `${fx(d / bestDefault.median.handoffsPerSecond, 1)}x the best peer at defaults (${bestDefault.label}); ` +
         (bestSwept
           ? `${fx(d / bestSwept.median.handoffsPerSecond, 1)}x the best peer setting (${bestSwept.label}, ${bestSwept.settings})`
@@ -113,11 +118,17 @@ export function checkTargets(result) {
     wd ? wd.median.roundTripsPerTick <= 1.5 && wd.median.eventLoopP99Ms < 20 : undefined,
   );
 
-  const reg = section(result, 'registration')?.groups[0]?.rows.find((r) => r.key === 'redisCoalesce' && r.median);
-  add(
-    'Registration: Redis lock with local coalescing within 2x of the in-process keyed mutex',
-    reg ? `${fx(reg.ratios?.registrationsPerSecond)}x the keyed mutex, ${reg.median.duplicates} duplicates` : '–',
-    reg && reg.ratios?.registrationsPerSecond !== undefined ? reg.ratios.registrationsPerSecond >= 0.5 && reg.median.duplicates === 0 : undefined,
-  );
+  const regRows = section(result, 'registration')?.groups[0]?.rows ?? [];
+  for (const [key, how] of [
+    ['redisCoalesce', 'coalesce: true'],
+    ['redisHandOver', 'coalesce: { handOver: true }'],
+  ]) {
+    const reg = regRows.find((r) => r.key === key && r.median);
+    add(
+      `Registration: Redis lock with local coalescing (${how}) within 2x of the in-process keyed mutex`,
+      reg ? `${fx(reg.ratios?.registrationsPerSecond)}x the keyed mutex, ${reg.median.duplicates} duplicates` : '–',
+      reg && reg.ratios?.registrationsPerSecond !== undefined ? reg.ratios.registrationsPerSecond >= 0.5 && reg.median.duplicates === 0 : undefined,
+    );
+  }
   return out;
 }

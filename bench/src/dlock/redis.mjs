@@ -1,6 +1,7 @@
 // dlock's Redis backend as a bench contender: RedisLock over a plain ioredis client (the same
 // kind of client the raw loop and the peers get). Variant 'coalesce': through LockService with
-// local coalescing (same-key callers of one process queue locally first).
+// local coalescing (same-key callers of one process queue locally first); 'handover': coalescing
+// that also passes the held lock to the next local caller (coalesce: { handOver: true }).
 import { Redis } from 'ioredis';
 import { acquireVia } from './with-lock.mjs';
 
@@ -33,7 +34,8 @@ export async function makeRedisLock(url, options = {}) {
 export async function dlockRedis({ env, variant }) {
   const { LockService } = await import('@dlock/core');
   const { lock, counters, close } = await makeRedisLock(env.redisUrl);
-  const service = variant === 'coalesce' ? new LockService(lock, { coalesce: true }) : undefined;
+  const coalesce = { coalesce: true, handover: { handOver: true } }[variant];
+  const service = coalesce === undefined ? undefined : new LockService(lock, { coalesce });
   let lost = 0;
   return {
     acquire: service

@@ -81,6 +81,13 @@ const strategies = {
     pkg: '@dlock/redis',
     open: (ctx) => serviceOver(ctx, async () => (await import('../dlock/redis.mjs')).makeRedisLock(ctx.env.redisUrl), { coalesce: true }),
   },
+  redisHandOver: {
+    label: 'dlock RedisLock (LockService, coalesce { handOver })',
+    server: 'redis',
+    pkg: '@dlock/redis',
+    open: (ctx) =>
+      serviceOver(ctx, async () => (await import('../dlock/redis.mjs')).makeRedisLock(ctx.env.redisUrl), { coalesce: { handOver: true } }),
+  },
   etcd: {
     label: 'dlock EtcdMutex (LockService)',
     server: 'etcd',

@@ -92,6 +92,8 @@ export abstract class BaseLock implements DistributedLock {
   readonly #expiry = new Map<Handle, NodeJS.Timeout>();
   readonly #waiters = new ReleaseWaiters();
   readonly #watching = new Map<string, number>();
+  /** Keys whose last waiter left recently: still subscribed until the timer fires (see #unwatch). */
+  readonly #lingering = new Map<string, NodeJS.Timeout>();
   readonly #watchdog: Watchdog;
   readonly #observers = new Map<Handle, RenewObserver>();
   #closed: Promise<void> | undefined;
@@ -340,6 +342,11 @@ export abstract class BaseLock implements DistributedLock {
 
   async #close(): Promise<void> {
     this.#watchdog.stop();
+    for (const [key, timer] of this.#lingering) {
+      clearTimeout(timer);
+      this.#stopWatching(key);
+    }
+    this.#lingering.clear();
     this.#waiters.wakeAll();
     const held = [...this.#held];
     await Promise.allSettled(
@@ -529,21 +536,43 @@ export abstract class BaseLock implements DistributedLock {
     const n = this.#watching.get(key) ?? 0;
     this.#watching.set(key, n + 1);
     if (n > 0) return;
+    const lingering = this.#lingering.get(key);
+    if (lingering !== undefined) {
+      // Still subscribed from the last waiter: no new subscription round trip.
+      clearTimeout(lingering);
+      this.#lingering.delete(key);
+      return;
+    }
     try {
       await this.watchReleases(key);
     } catch (error) {
-      this.#unwatch(key);
+      this.#unwatch(key, true);
       throw this.wrapError('subscribe', key, error);
     }
   }
 
-  #unwatch(key: string): void {
+  /**
+   * A waiter stopped waiting. When it was the key's last one, the backend stops observing the
+   * key only after `maxRetryDelay`: a key with one waiter at a time (a coalesced caller, a job
+   * that re-locks) would otherwise pay a subscribe and an unsubscribe per acquisition.
+   */
+  #unwatch(key: string, now = false): void {
     const n = (this.#watching.get(key) ?? 1) - 1;
     if (n > 0) {
       this.#watching.set(key, n);
       return;
     }
     this.#watching.delete(key);
+    if (now || this.closed) return this.#stopWatching(key);
+    const timer = setTimeout(() => {
+      this.#lingering.delete(key);
+      this.#stopWatching(key);
+    }, this.maxRetryDelay);
+    timer.unref();
+    this.#lingering.set(key, timer);
+  }
+
+  #stopWatching(key: string): void {
     try {
       this.unwatchReleases(key);
     } catch {

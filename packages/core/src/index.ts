@@ -35,6 +35,8 @@ export { MemoryLock, type MemoryLockOptions } from './memory/memory-lock.js';
 export { MemoryLockStore, defaultMemoryStore } from './memory/memory-store.js';
 export {
   LockService,
+  defaultCoalesceOptions,
+  type CoalesceOptions,
   type LockServiceOptions,
   type TryWithLockResult,
   type WithLockOptions,

@@ -20,7 +20,13 @@ export type LockEvent =
       readonly outcome: 'acquired' | 'busy' | 'timeout' | 'aborted' | 'error';
       readonly error?: unknown;
     })
-  | (EventBase & { readonly type: 'acquired'; readonly fencingToken: bigint; readonly waitedMs: number })
+  | (EventBase & {
+      readonly type: 'acquired';
+      readonly fencingToken: bigint;
+      readonly waitedMs: number;
+      /** `true` when coalescing handed the lock over from the previous local holder (no backend acquire). */
+      readonly handedOver?: boolean;
+    })
   | (EventBase & { readonly type: 'released'; readonly heldMs: number })
   | (EventBase & { readonly type: 'renewed'; readonly heldMs: number })
   | (EventBase & { readonly type: 'renew-failed'; readonly heldMs: number; readonly error: Error })

@@ -2,7 +2,9 @@ import type { BaseLock, RenewObserver } from './base-lock.js';
 import { InvalidOptionError, LockAcquireTimeoutError, LockLostError, LockNotHeldError } from './errors.js';
 import { LockEvents, type LockEvent } from './lock-events.js';
 import { KeyedMutex } from './local/keyed-mutex.js';
+import { LeaseView, SharedLease, type HandOverLimits, type LeaseRequest } from './local/shared-lease.js';
 import { MemoryLock } from './memory/memory-lock.js';
+import { abortableDelay } from './sleep.js';
 import type { AcquireOptions, DistributedLock, LockHandle, LockInfo } from './types.js';
 import { validateKey, validateTtl } from './validate.js';
 
@@ -20,15 +22,66 @@ export interface LockServiceOptions {
   autoRenew?: boolean;
   /**
    * Queue same-key callers of this process locally, so only one of them at a time talks to the
-   * backend (fewer round trips and wake-ups under contention in one process).
+   * backend (fewer round trips and wake-ups under contention in one process). `true`, or
+   * {@link CoalesceOptions} to also hand a held lock straight to the next local caller.
    * @default false
    */
-  coalesce?: boolean;
+  coalesce?: boolean | CoalesceOptions;
   /** Called when a lock held through the service is lost (lease expired, key taken away). */
   onLockLost?: (error: LockLostError, handle: LockHandle) => void;
   /** Called with every {@link LockEvent}; the same as `service.events.on('*', onEvent)`. */
   onEvent?: (event: LockEvent) => void;
 }
+
+/**
+ * Local coalescing (`LockService` option `coalesce`). Same-key callers of one process queue
+ * locally; with `handOver`, the holder whose function returned passes the backend lock on to the
+ * next queued caller instead of releasing it and letting that caller acquire it again.
+ *
+ * A lock is handed over only while it is surely held for at least half its lease, was taken
+ * with `autoRenew` (the watchdog keeps it alive across callers), the next caller asks for the
+ * same `ttl` and `autoRenew`, and nobody read its `fencingToken`. A handed-over lock keeps its
+ * `token` and `fencingToken` (a renewal cannot give a new one), and two holders must never fence
+ * writes with one token: so reading `handle.fencingToken` makes the next caller acquire a lock,
+ * and a new token, of its own. Read the token while holding the lock, not after `fn` returned.
+ * The `acquired` event reports `handedOver` and the token without counting as a read (events are
+ * not a fencing source).
+ *
+ * Fairness: after `maxHandOvers` hand-overs or `maxHandOverMs`, the lock is released at the
+ * backend, and the next local caller pauses for about two release round trips before acquiring,
+ * so that a waiter in another process (woken by the release a round trip later) gets the key.
+ *
+ * With `handOver`, the handles given to `fn` are the service's own: use `handle.release()` /
+ * `handle.extend()` / `service.autoRenew(handle)`, not `lock.unlock(handle)` / `lock.renew(handle)`.
+ *
+ * @example
+ * ```ts
+ * new LockService(new RedisLock(redis), { coalesce: { handOver: true, maxHandOvers: 8 } });
+ * ```
+ */
+export interface CoalesceOptions {
+  /**
+   * Hand a held lock to the next local caller of the same key, without a release and an
+   * acquire at the backend in between.
+   * @default false
+   */
+  handOver?: boolean;
+  /**
+   * Most consecutive hand-overs of one backend lock; then it is released at the backend, so
+   * that other processes waiting for the key get their turn. An integer >= 0.
+   * @default 16
+   */
+  maxHandOvers?: number;
+  /**
+   * Longest time, in ms from its acquisition, that one backend lock is passed on locally
+   * (fairness towards other processes, like `maxHandOvers`). A finite number >= 0.
+   * @default 100
+   */
+  maxHandOverMs?: number;
+}
+
+/** Defaults of {@link CoalesceOptions}. */
+export const defaultCoalesceOptions = Object.freeze({ handOver: false, maxHandOvers: 16, maxHandOverMs: 100 });
 
 /** Options of one `withLock`/`tryWithLock` call. */
 export interface WithLockOptions extends AcquireOptions {
@@ -69,6 +122,12 @@ export class LockService {
   readonly #ttl: number | undefined;
   readonly #autoRenew: boolean;
   readonly #local: KeyedMutex | undefined;
+  /** Hand-over bounds when coalescing hands locks over; `undefined` otherwise. */
+  readonly #handOver: HandOverLimits | undefined;
+  /** Leases handed over and not yet picked up by the woken local waiter (never across an await). */
+  readonly #parked = new Map<string, SharedLease>();
+  /** Pauses (ms) the next local caller of a key takes before acquiring: see #yieldTo. */
+  readonly #yields = new Map<string, number>();
   readonly #onLockLost: LockServiceOptions['onLockLost'];
 
   constructor(lock: DistributedLock = new MemoryLock(), options: LockServiceOptions = {}) {
@@ -78,7 +137,9 @@ export class LockService {
     this.lock = lock;
     this.#ttl = options.ttl === undefined ? undefined : validateTtl(options.ttl);
     this.#autoRenew = options.autoRenew ?? true;
-    this.#local = options.coalesce ? new KeyedMutex() : undefined;
+    const coalesce = parseCoalesce(options.coalesce);
+    this.#local = coalesce === undefined ? undefined : new KeyedMutex();
+    this.#handOver = coalesce?.handOver ? coalesce : undefined;
     if (options.onLockLost !== undefined && typeof options.onLockLost !== 'function') {
       throw new InvalidOptionError('onLockLost', 'a function', options.onLockLost);
     }
@@ -97,14 +158,24 @@ export class LockService {
     validateKey(key);
     assertFunction(fn);
     const started = performance.now();
+    const local = this.#local;
+    if (local === undefined) {
+      const handle = await this.#observeWait(key, started, options.signal, () =>
+        this.lock.lock(key, this.#acquireOptions(options)),
+      );
+      return this.#runHeld(handle, fn, options);
+    }
     let releaseLocal: (() => void) | undefined;
     try {
       const handle = await this.#observeWait(key, started, options.signal, async () => {
-        releaseLocal = await this.#local?.acquire(key, localOptions(options));
-        return this.lock.lock(key, this.#acquireOptions(options, started));
+        releaseLocal = await local.acquire(key, localOptions(options));
+        if (this.#handOver === undefined) return this.lock.lock(key, this.#acquireOptions(options, started));
+        return this.#takeLease(key, options, started);
       });
+      if (handle instanceof LeaseView) return await this.#runTurn(handle, fn, releaseLocal!);
       return await this.#runHeld(handle, fn, options);
     } finally {
+      // A no-op when the turn already handed the key (and the lock) to the next local caller.
       releaseLocal?.();
     }
   }
@@ -128,6 +199,10 @@ export class LockService {
         this.lock.tryLock(key, this.#acquireOptions(options)),
       );
       if (handle === null) return { acquired: false };
+      if (this.#handOver !== undefined && releaseLocal !== undefined) {
+        const view = this.#newLease(handle, this.#leaseRequest(options)).open();
+        return { acquired: true, value: await this.#runTurn(view, fn, releaseLocal) };
+      }
       return { acquired: true, value: await this.#runHeld(handle, fn, options) };
     } finally {
       releaseLocal?.();
@@ -149,6 +224,11 @@ export class LockService {
    * `DistributedLock` each handle gets its own timer.
    */
   autoRenew(handle: LockHandle): () => void {
+    if (handle instanceof LeaseView) {
+      // A coalesced caller's handle: the service already renews its lease when it was asked to.
+      if (!handle.held || handle.lease.stopRenew !== undefined) return () => {};
+      handle = handle.lease.backend;
+    }
     const batched = this.lock as Partial<Pick<BaseLock, 'autoRenew'>>;
     const observer = this.#renewObserver(performance.now());
     if (typeof batched.autoRenew === 'function') return batched.autoRenew.call(this.lock, handle, observer);
@@ -181,7 +261,7 @@ export class LockService {
       const handle = await acquire();
       const waitedMs = performance.now() - started;
       this.#emit({ type: 'wait-ended', key, backend, waitedMs, outcome: handle === null ? 'busy' : 'acquired' });
-      if (handle !== null) this.#emit({ type: 'acquired', key, backend, fencingToken: handle.fencingToken, waitedMs });
+      if (handle !== null && this.events.active) this.#emit(acquiredEvent(handle, backend, waitedMs));
       return handle;
     } catch (error) {
       const outcome =
@@ -215,40 +295,200 @@ export class LockService {
     const stopRenew = (options.autoRenew ?? this.#autoRenew) ? this.autoRenew(handle) : undefined;
     const onAbort = () => {
       const reason: unknown = handle.signal.reason;
-      const heldMs = performance.now() - heldSince;
-      if (!(reason instanceof LockLostError)) {
-        this.#emit({ type: 'released', key: handle.key, backend: this.lock.backend, heldMs });
-        return;
-      }
-      this.#emit({ type: 'lost', key: handle.key, backend: this.lock.backend, heldMs, error: reason });
-      if (this.#onLockLost) {
-        try {
-          this.#onLockLost(reason, handle);
-        } catch {
-          // A throwing hook must not turn into an unhandled rejection; the loss is still reported.
-        }
-      }
+      if (reason instanceof LockLostError) this.#reportLost(reason, handle, heldSince);
+      else this.#emit({ type: 'released', key: handle.key, backend: this.lock.backend, heldMs: performance.now() - heldSince });
     };
-    handle.signal.addEventListener('abort', onAbort, { once: true });
-    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
-    try {
-      outcome = { ok: true, value: await fn(handle) };
-    } catch (error) {
-      outcome = { ok: false, error };
-    }
+    // Following the signal costs an AbortController and an Error per release: only when a
+    // loss must be reported as it happens (hook, listeners). The outcome is checked below anyway.
+    const watching = this.#onLockLost !== undefined || this.events.active;
+    if (watching) handle.signal.addEventListener('abort', onAbort, { once: true });
+    let outcome = await settle(fn, handle);
     stopRenew?.();
-    try {
-      if (handle.held) await this.lock.unlock(handle);
-    } catch (error) {
-      // Not held any more: the signal carries the LockLostError reported below.
-      if (outcome.ok && !(error instanceof LockNotHeldError)) outcome = { ok: false, error };
+    let lost: LockLostError | undefined;
+    if (handle.held) {
+      try {
+        await this.lock.unlock(handle);
+      } catch (error) {
+        // Not held any more: the signal carries the LockLostError reported below.
+        if (error instanceof LockNotHeldError) lost = lostReason(handle);
+        else if (outcome.ok) outcome = { ok: false, error };
+      }
+    } else {
+      lost = lostReason(handle);
     }
-    if (!handle.signal.aborted) handle.signal.removeEventListener('abort', onAbort);
+    if (watching && !handle.signal.aborted) handle.signal.removeEventListener('abort', onAbort);
     if (!outcome.ok) throw outcome.error;
-    const reason: unknown = handle.signal.reason;
-    if (reason instanceof LockLostError) throw reason;
+    if (lost !== undefined) throw lost;
     return outcome.value;
   }
+
+  /** What a coalesced caller asks of its lock (a lease is handed over only to an equal ask). */
+  #leaseRequest(options: WithLockOptions): LeaseRequest {
+    return { ttl: options.ttl ?? this.#ttl, autoRenew: options.autoRenew ?? this.#autoRenew };
+  }
+
+  /**
+   * For the local caller that was just given `key`: the lease its predecessor handed over, or a
+   * lock of its own from the backend. A handed-over lease that does not suit this caller (other
+   * ttl or autoRenew, or this caller gave up) is released first.
+   */
+  async #takeLease(key: string, options: WithLockOptions, started: number): Promise<LeaseView> {
+    const request = this.#leaseRequest(options);
+    const parked = this.#parked.get(key);
+    if (parked !== undefined) {
+      this.#parked.delete(key);
+      if (!options.signal?.aborted && parked.suits(request)) return parked.open();
+      // Its release error, if any, is the backend's: the acquire below meets and reports it.
+      await parked.end().catch(() => undefined);
+    }
+    const pause = this.#yields.get(key);
+    if (pause !== undefined) {
+      this.#yields.delete(key);
+      const left = options.waitTimeout === undefined ? Infinity : options.waitTimeout - (performance.now() - started);
+      await abortableDelay(Math.min(pause, Math.max(0, left)), options.signal);
+    }
+    const handle = await this.lock.lock(key, this.#acquireOptions(options, started));
+    return this.#newLease(handle, request).open();
+  }
+
+  /**
+   * After a run of hand-overs ended at its bound, with local callers still queued: a waiter in
+   * another process hears of the release about a round trip later than our next caller would try
+   * again, so without a pause this process would take the key right back, run after run. The
+   * next local caller waits twice the release's round trip (1-20 ms) before acquiring.
+   */
+  #yieldTo(key: string, releaseMs: number, releaseLocal: () => void): void {
+    this.#yields.set(key, Math.min(MAX_YIELD_MS, Math.max(1, 2 * releaseMs)));
+    releaseLocal(); // the next local caller picks the pause up in #takeLease
+    if (!this.#local!.isLocked(key)) this.#yields.delete(key); // nobody was left to take it
+  }
+
+  #newLease(handle: LockHandle, request: LeaseRequest): SharedLease {
+    const lease = new SharedLease(handle, request, this.lock, (error, view) => this.#reportLost(error, view, view.since));
+    if (request.autoRenew) lease.stopRenew = this.autoRenew(handle);
+    if (this.#onLockLost !== undefined || this.events.active) lease.watchLoss();
+    return lease;
+  }
+
+  /**
+   * Runs one coalesced caller's turn on a lease; at its end the lease is handed to the next
+   * local caller (see {@link CoalesceOptions}) or released at the backend.
+   */
+  async #runTurn<T>(view: LeaseView, fn: (handle: LockHandle) => Promise<T> | T, releaseLocal: () => void): Promise<T> {
+    const lease = view.lease;
+    let outcome = await settle(fn, view);
+    const lostNow = lease.lostError();
+    if (lostNow !== undefined) view.finish(lostNow);
+    if (!view.ended && !this.#passOn(view, releaseLocal)) {
+      const bounded = this.#local!.waiting(view.key) > 0 && lease.exhausted(this.#handOver!, performance.now());
+      const releaseStarted = performance.now();
+      try {
+        await lease.end();
+      } catch (error) {
+        if (outcome.ok && !(error instanceof LockNotHeldError)) outcome = { ok: false, error };
+      }
+      view.finish(lease.lostError() ?? 'released');
+      if (bounded) this.#yieldTo(view.key, performance.now() - releaseStarted, releaseLocal);
+    } else if (lease.current === undefined && !this.#parked.has(view.key)) {
+      // Lost, or released by fn itself: stop renewing (unlocks only if still held).
+      await lease.end().catch(() => undefined);
+    }
+    const lost = view.lostError;
+    if (lost !== undefined) this.#reportLost(lost, view, view.since);
+    else if (this.events.active) {
+      this.#emit({ type: 'released', key: view.key, backend: this.lock.backend, heldMs: performance.now() - view.since });
+    }
+    if (!outcome.ok) throw outcome.error;
+    if (lost !== undefined) throw lost;
+    return outcome.value;
+  }
+
+  /**
+   * Hands the lease of the turn that just ended to the oldest local waiter, if one is queued and
+   * the lease may be handed over. Synchronous from the check to the hand-off, so the waiter
+   * cannot leave in between and strand the lease.
+   */
+  #passOn(view: LeaseView, releaseLocal: () => void): boolean {
+    const lease = view.lease;
+    const local = this.#local!;
+    if (local.waiting(view.key) === 0 || !lease.mayHandOver(this.#handOver!, performance.now())) return false;
+    this.#parked.set(view.key, lease);
+    releaseLocal(); // the oldest waiter now owns the key and picks the lease up in #takeLease
+    if (!local.isLocked(view.key)) {
+      this.#parked.delete(view.key); // unreachable with KeyedMutex's direct hand-off; never strand a lease
+      return false;
+    }
+    lease.handOvers++;
+    view.finish('released');
+    return true;
+  }
+
+  /** Reports a loss once: `lost` event and the `onLockLost` hook. */
+  #reportLost(error: LockLostError, handle: LockHandle, heldSince: number): void {
+    if (handle instanceof LeaseView) {
+      if (handle.lossReported) return;
+      handle.lossReported = true;
+    }
+    this.#emit({ type: 'lost', key: handle.key, backend: this.lock.backend, heldMs: performance.now() - heldSince, error });
+    if (this.#onLockLost) {
+      try {
+        this.#onLockLost(error, handle);
+      } catch {
+        // A throwing hook must not turn into an unhandled rejection; the loss is still reported.
+      }
+    }
+  }
+}
+
+/** Longest pause a process takes to let other processes have a bounded-out key (see #yieldTo). */
+const MAX_YIELD_MS = 20;
+
+/** Runs `fn`, capturing its value or error. */
+async function settle<T>(
+  fn: (handle: LockHandle) => Promise<T> | T,
+  handle: LockHandle,
+): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await fn(handle) };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** The `LockLostError` of a handle that is no longer held, if it was lost (not released). */
+function lostReason(handle: LockHandle): LockLostError | undefined {
+  const reason: unknown = handle.signal.reason;
+  return reason instanceof LockLostError ? reason : undefined;
+}
+
+/** The `acquired` event; a lease's token is read without marking it observed (events are not for fencing). */
+function acquiredEvent(handle: LockHandle, backend: string, waitedMs: number): LockEvent {
+  if (!(handle instanceof LeaseView)) return { type: 'acquired', key: handle.key, backend, fencingToken: handle.fencingToken, waitedMs };
+  const { key, fencingToken } = handle.lease.backend;
+  return { type: 'acquired', key, backend, fencingToken, waitedMs, handedOver: handle.handedOver };
+}
+
+/** `coalesce` as given -> the resolved options, or `undefined` when off. */
+function parseCoalesce(value: unknown): Required<CoalesceOptions> | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return { ...defaultCoalesceOptions };
+  const expected = 'a boolean or { handOver?: boolean, maxHandOvers?: integer >= 0, maxHandOverMs?: number >= 0 }';
+  if (typeof value !== 'object' || value === null) throw new InvalidOptionError('coalesce', expected, value);
+  const { handOver, maxHandOvers, maxHandOverMs } = value as CoalesceOptions;
+  if (handOver !== undefined && typeof handOver !== 'boolean') {
+    throw new InvalidOptionError('coalesce.handOver', 'a boolean', handOver);
+  }
+  if (maxHandOvers !== undefined && (typeof maxHandOvers !== 'number' || !Number.isInteger(maxHandOvers) || maxHandOvers < 0)) {
+    throw new InvalidOptionError('coalesce.maxHandOvers', 'an integer >= 0', maxHandOvers);
+  }
+  if (maxHandOverMs !== undefined && (typeof maxHandOverMs !== 'number' || !Number.isFinite(maxHandOverMs) || maxHandOverMs < 0)) {
+    throw new InvalidOptionError('coalesce.maxHandOverMs', 'a finite number >= 0 (milliseconds)', maxHandOverMs);
+  }
+  return {
+    handOver: handOver ?? defaultCoalesceOptions.handOver,
+    maxHandOvers: maxHandOvers ?? defaultCoalesceOptions.maxHandOvers,
+    maxHandOverMs: maxHandOverMs ?? defaultCoalesceOptions.maxHandOverMs,
+  };
 }
 
 function localOptions(options: WithLockOptions): { signal?: AbortSignal; waitTimeout?: number } {

@@ -205,6 +205,36 @@ describe('scripts', () => {
 });
 
 describe('waiting', () => {
+  it('a key waited on again soon after its last waiter left reuses the subscription; it is dropped after maxRetryDelay', async () => {
+    const client = userClient();
+    const calls: string[] = [];
+    const duplicate = client.duplicate.bind(client);
+    (client as unknown as { duplicate: () => Redis }).duplicate = () => {
+      const sub = duplicate();
+      const subscribe = sub.subscribe.bind(sub) as (...channels: string[]) => Promise<unknown>;
+      const unsubscribe = sub.unsubscribe.bind(sub) as (...channels: string[]) => Promise<unknown>;
+      Object.assign(sub, {
+        subscribe: (...channels: string[]) => (calls.push('subscribe'), subscribe(...channels)),
+        unsubscribe: (...channels: string[]) => (calls.push('unsubscribe'), unsubscribe(...channels)),
+      });
+      return sub;
+    };
+    const waiter = new RedisLock(client, { maxRetryDelay: 300 });
+    cleanup.push(() => waiter.close());
+    const holder = open();
+    const key = uniqueKey();
+    for (let round = 0; round < 3; round++) {
+      const held = (await holder.tryLock(key))!;
+      const waiting = waiter.lock(key, { waitTimeout: 2_000 });
+      await sleep(30);
+      await held.release();
+      await (await waiting).release();
+    }
+    expect(calls).toEqual(['subscribe']); // one subscription for three waits
+    await waitFor(() => calls.length === 2, 2_000);
+    expect(calls).toEqual(['subscribe', 'unsubscribe']);
+  });
+
   it('one release wakes one waiter of a process, not all of them; own releases skip the pub/sub hop', async () => {
     const holderLock = open();
     const client = userClient();
