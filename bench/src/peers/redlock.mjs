@@ -1,7 +1,10 @@
 // The redlock family: redlock 4.2.0 (callback/bluebird era), redlock 5.0.0-beta.2 and its
 // maintained fork @sesamecare-oss/redlock. All poll: a failed attempt sleeps retryDelay ±
 // retryJitter ms (defaults 200 ± 100) and gives up after retryCount (10) retries, which the
-// bench wraps in an outer loop. 'retry:<ms>': retryDelay <ms>, jitter <ms>/2, unlimited retries.
+// bench wraps in an outer loop. 'retry:<ms>': retryDelay <ms>, jitter <ms>/2, and as many retries
+// as fit in about a second (the outer loop goes on from there). Not unlimited (retryCount -1): an
+// attempt abandoned after the window would then retry forever, and redlock 5 keeps a record of
+// every attempt: the --full run ran out of memory that way.
 import { Redis } from 'ioredis';
 import { retryMs, untilAcquired } from './variant.mjs';
 
@@ -13,7 +16,7 @@ function clientsFor({ env, nodes }) {
 
 function settingsFor(variant) {
   const ms = retryMs(variant);
-  return ms === undefined ? {} : { retryCount: -1, retryDelay: ms, retryJitter: Math.floor(ms / 2) };
+  return ms === undefined ? {} : { retryCount: Math.max(1, Math.round(1_000 / ms)), retryDelay: ms, retryJitter: Math.floor(ms / 2) };
 }
 
 async function closeClients(clients) {

@@ -87,6 +87,9 @@ export abstract class EtcdLockBase extends BaseLock {
 
   // ---- entries ------------------------------------------------------------------------------
 
+  /** Called once when `entry` is gone for good (its key deleted, or its lease lost). */
+  protected entryFinished(_entry: KeyEntry): void {}
+
   /**
    * Starts tracking `entry` once its put is confirmed, so that the loss of its lease reaches it
    * (a queued waiter fails, a holder's signal aborts).
@@ -380,6 +383,7 @@ export abstract class EtcdLockBase extends BaseLock {
     entry.finished = true;
     this.#entries.delete(entry);
     this.pool.unuse(entry.lease);
+    this.entryFinished(entry);
     const done = entry.onDone;
     entry.onDone = undefined;
     done?.();

@@ -51,6 +51,13 @@ export class EtcdMutex extends EtcdLockBase {
   /** See {@link EtcdMutexOptions.maxQueuedPerName}. */
   readonly maxQueuedPerName: number;
   readonly #local: QueueSlots;
+  /**
+   * This instance's queue keys now in etcd (as latin1 strings), each with the waiters of ours
+   * queued right behind it: those are woken when we delete it, with no etcd watch (watches are
+   * created one at a time per client, a round trip each, and were the slowest part of a hand-off
+   * between two callers of one instance).
+   */
+  readonly #own = new Map<string, Set<() => void>>();
 
   /**
    * @param client an etcd3 `Etcd3` client (not closed by `close()`), or etcd3 `IOptions` to
@@ -231,6 +238,8 @@ export class EtcdMutex extends EtcdLockBase {
       }
     }
     this.track(entry);
+    const own = entry.key.toString('latin1');
+    if (!this.#own.has(own)) this.#own.set(own, new Set());
     const head = await this.#firstEntry(prefix, rangeKvs(response, 1)[0], queueOp(prefix, { keysOnly: true }));
     return head === undefined || BigInt(head.create_revision) === entry.rev;
   }
@@ -267,7 +276,11 @@ export class EtcdMutex extends EtcdLockBase {
       if (check.ahead === undefined) {
         return this.#acquired(entry, await aliveUntil, checkedAt, ttl);
       }
-      const watch = new DeleteWatch(this.client, check.ahead, check.revision + 1n, () => entry.wake?.());
+      const wake = () => entry.wake?.();
+      // Ahead of us one of our own keys: we are told when it goes. Anyone else's: watch it.
+      const followers = this.#own.get(check.ahead.toString('latin1'));
+      followers?.add(wake);
+      const watch = followers === undefined ? new DeleteWatch(this.client, check.ahead, check.revision + 1n, wake) : undefined;
       try {
         while (!woken) {
           const left = retry.deadline - this.clock.now();
@@ -299,7 +312,8 @@ export class EtcdMutex extends EtcdLockBase {
           if (entry.lost !== undefined) throw entry.lost;
         }
       } finally {
-        watch.cancel();
+        followers?.delete(wake);
+        watch?.cancel();
       }
     }
   }
@@ -327,6 +341,15 @@ export class EtcdMutex extends EtcdLockBase {
     if (first === undefined || isQueueEntry(prefix, first.key)) return first;
     const response = await this.client.kv.range(all.request_range!);
     return response.kvs.find((kv) => isQueueEntry(prefix, kv.key));
+  }
+
+  /** One of our keys is gone: wake the waiters of ours queued right behind it. */
+  protected override entryFinished(entry: KeyEntry): void {
+    const own = entry.key.toString('latin1');
+    const followers = this.#own.get(own);
+    if (followers === undefined) return;
+    this.#own.delete(own);
+    for (const wake of followers) wake();
   }
 
   #acquired(entry: KeyEntry, aliveUntil: number, startedAt: number, ttl: number): AcquireAttempt {

@@ -42,7 +42,16 @@ describe('EtcdMutex with many waiters in one instance', () => {
   it('queues up to maxQueuedPerName keys of one instance in etcd (<lease>, <lease>-1, ...); the rest wait locally', async () => {
     const prefix = testPrefix();
     const raw = new Etcd3({ hosts: server.endpoint });
-    const mutex = new EtcdMutex({ hosts: server.endpoint }, { prefix, maxQueuedPerName: 3 });
+    const client = new Etcd3({ hosts: server.endpoint });
+    let watches = 0;
+    const watch = client.watch.bind(client);
+    client.watch = () => {
+      watches++;
+      return watch();
+    };
+    const mutex = new EtcdMutex(client, { prefix, maxQueuedPerName: 3 });
+    await (await mutex.lock('warm', { ttl: 5_000 })).release(); // the lease (and its marker watch) exist
+    watches = 0;
     try {
       const holder = await mutex.lock('k', { ttl: 5_000 });
       const order: number[] = [];
@@ -57,6 +66,7 @@ describe('EtcdMutex with many waiters in one instance', () => {
       await new Promise((r) => setTimeout(r, 100)); // and no more than that
       const keys = await queued();
       expect(keys).toHaveLength(3);
+      expect(watches).toBe(0); // each waits behind a key of its own instance: woken locally, not watched
       const lease = keys[0]!.slice(`${prefix}k/`.length);
       expect(keys).toEqual([`${prefix}k/${lease}`, `${prefix}k/${lease}-1`, `${prefix}k/${lease}-2`]);
       await holder.release();
@@ -65,6 +75,7 @@ describe('EtcdMutex with many waiters in one instance', () => {
       expect(await queued()).toEqual([]);
     } finally {
       await mutex.close();
+      client.close();
       raw.close();
     }
   });
