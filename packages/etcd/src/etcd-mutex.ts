@@ -241,6 +241,7 @@ export class EtcdMutex extends EtcdLockBase {
     const own = entry.key.toString('latin1');
     if (!this.#own.has(own)) this.#own.set(own, new Set());
     const head = await this.#firstEntry(prefix, rangeKvs(response, 1)[0], queueOp(prefix, { keysOnly: true }));
+    if (head !== undefined) this.#noteForeign(entry.name, head.key);
     return head === undefined || BigInt(head.create_revision) === entry.rev;
   }
 
@@ -279,6 +280,7 @@ export class EtcdMutex extends EtcdLockBase {
       const wake = () => entry.wake?.();
       // Ahead of us one of our own keys: we are told when it goes. Anyone else's: watch it.
       const followers = this.#own.get(check.ahead.toString('latin1'));
+      if (followers === undefined) this.#local.widen(entry.name);
       followers?.add(wake);
       const watch = followers === undefined ? new DeleteWatch(this.client, check.ahead, check.revision + 1n, wake) : undefined;
       try {
@@ -341,6 +343,15 @@ export class EtcdMutex extends EtcdLockBase {
     if (first === undefined || isQueueEntry(prefix, first.key)) return first;
     const response = await this.client.kv.range(all.request_range!);
     return response.kvs.find((kv) => isQueueEntry(prefix, kv.key));
+  }
+
+  /**
+   * Another instance's key in the queue of `name`: contention across processes, where more of our
+   * callers queued in etcd at once keep the next one's put off the hand-off path. Until then one
+   * key per name is the faster layout (a local hand-off is one put).
+   */
+  #noteForeign(name: string, key: Buffer): void {
+    if (!this.#own.has(key.toString('latin1'))) this.#local.widen(name);
   }
 
   /** One of our keys is gone: wake the waiters of ours queued right behind it. */

@@ -46,10 +46,11 @@ export interface EtcdLockOptions extends BaseLockOptions {
 export interface EtcdMutexOptions extends EtcdLockOptions {
   /**
    * How many `lock()` callers of this instance may have a key queued in etcd for one name at the
-   * same time; further callers wait in this process (first come, first served) until one of them
-   * is done. More keeps the next waiter's put off the hand-off path when several local callers
-   * contend for one name; each costs one key and one watch while it waits. `1` is the layout of
-   * Go's `concurrency.Mutex` with one `Session`.
+   * same time once another instance's key was seen in the name's queue (before that, and while
+   * only this instance uses the name, one); further callers wait in this process (first come,
+   * first served). More keeps the next waiter's put off the hand-off path when processes take
+   * turns on a name; each costs one key while it waits. `1` is the layout of Go's
+   * `concurrency.Mutex` with one `Session`.
    * @default 16
    * @example 1
    */

@@ -16,6 +16,8 @@ interface NameSlots {
   /** `used[i]`: slot i is taken. */
   readonly used: boolean[];
   inUse: number;
+  /** Slots callers may take now: 1 until {@link QueueSlots.widen}, then the full size. */
+  limit: number;
   /** Callers waiting for a slot, in arrival order (a `Set` iterates in insertion order). */
   readonly waiters: Set<Waiter>;
   /** Grants so far: the next grant's turn number. */
@@ -44,8 +46,10 @@ export interface Slot {
 }
 
 /**
- * Per lock name, `size` numbered slots; a caller takes the lowest free one, or waits in arrival
- * order. `EtcdMutex` names its queue key after the slot (with the lease), so one instance has at
+ * Per lock name, up to `size` numbered slots; a caller takes the lowest free one, or waits in
+ * arrival order. A name starts with one slot and gets all `size` once {@link widen}ed (EtcdMutex
+ * does that when another instance's key shows up in the name's queue); it starts narrow again
+ * when nobody of this instance uses it any more. `EtcdMutex` names its queue key after the slot (with the lease), so one instance has at
  * most `size` keys queued per name in etcd and a key name is never used by two callers at once.
  *
  * As in `KeyedMutex`, every step that reads and changes the map (take or enqueue; hand over or
@@ -76,7 +80,7 @@ export class QueueSlots {
     const { signal, waitTimeout } = options;
     signal?.throwIfAborted();
     const slots = this.#slots(name);
-    if (slots.inUse < this.size && slots.waiters.size === 0) return this.#take(name, slots);
+    if (slots.inUse < slots.limit && slots.waiters.size === 0) return this.#take(name, slots);
     if (waitTimeout === 0) throw new LockAcquireTimeoutError(name, 0);
     return waitFor<Slot>(name, options, (resolve) => {
       const self: Waiter = { take: resolve };
@@ -87,6 +91,18 @@ export class QueueSlots {
         return true;
       };
     });
+  }
+
+  /** Opens all `size` slots of `name` (while it is in use) and hands the new ones to waiting callers, oldest first. */
+  widen(name: string): void {
+    const slots = this.#names.get(name);
+    if (slots === undefined || slots.limit === this.size) return;
+    slots.limit = this.size;
+    for (const waiter of slots.waiters) {
+      if (slots.inUse >= slots.limit) break;
+      slots.waiters.delete(waiter);
+      waiter.take(this.#take(name, slots));
+    }
   }
 
   /**
@@ -105,7 +121,7 @@ export class QueueSlots {
   #slots(name: string): NameSlots {
     let slots = this.#names.get(name);
     if (slots === undefined) {
-      slots = { used: [], inUse: 0, waiters: new Set(), granted: 0, turn: 0, doneEarly: new Set(), turnWaiters: new Map() };
+      slots = { used: [], inUse: 0, limit: 1, waiters: new Set(), granted: 0, turn: 0, doneEarly: new Set(), turnWaiters: new Map() };
       this.#names.set(name, slots);
     }
     return slots;

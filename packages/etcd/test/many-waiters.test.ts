@@ -39,7 +39,7 @@ describe('EtcdMutex with many waiters in one instance', () => {
     }
   });
 
-  it('queues up to maxQueuedPerName keys of one instance in etcd (<lease>, <lease>-1, ...); the rest wait locally', async () => {
+  it('alone on a name one key per instance; once another instance queues, up to maxQueuedPerName keys of ours wait in etcd', async () => {
     const prefix = testPrefix();
     const raw = new Etcd3({ hosts: server.endpoint });
     const client = new Etcd3({ hosts: server.endpoint });
@@ -50,10 +50,22 @@ describe('EtcdMutex with many waiters in one instance', () => {
       return watch();
     };
     const mutex = new EtcdMutex(client, { prefix, maxQueuedPerName: 3 });
+    const other = new EtcdMutex({ hosts: server.endpoint }, { prefix });
     await (await mutex.lock('warm', { ttl: 5_000 })).release(); // the lease (and its marker watch) exist
     watches = 0;
     try {
-      const holder = await mutex.lock('k', { ttl: 5_000 });
+      const queued = (name: string) => raw.getAll().prefix(`${prefix}${name}/`).sort('Create', 'Ascend').keys();
+      // Alone on a name: one key in etcd, the other callers wait locally (a hand-off is one put).
+      const alone = await mutex.lock('solo', { ttl: 5_000 });
+      const soloWaiters = Array.from({ length: 3 }, () => mutex.lock('solo', { ttl: 5_000 }).then((h) => h.release()));
+      await new Promise((r) => setTimeout(r, 150));
+      expect(await queued('solo')).toHaveLength(1);
+      await alone.release();
+      await Promise.all(soloWaiters);
+      expect(watches).toBe(0);
+
+      // Another instance holds 'k': our callers queue up to 3 keys in etcd behind it.
+      const foreign = await other.lock('k', { ttl: 5_000 });
       const order: number[] = [];
       const waiters = Array.from({ length: 5 }, (_, i) =>
         mutex.lock('k', { ttl: 5_000, waitTimeout: 10_000 }).then(async (h) => {
@@ -61,20 +73,21 @@ describe('EtcdMutex with many waiters in one instance', () => {
           await h.release();
         }),
       );
-      const queued = () => raw.getAll().prefix(`${prefix}k/`).sort('Create', 'Ascend').keys();
-      await waitFor(async () => (await queued()).length === 3, 2_000);
+      await waitFor(async () => (await queued('k')).length === 4, 2_000);
       await new Promise((r) => setTimeout(r, 100)); // and no more than that
-      const keys = await queued();
-      expect(keys).toHaveLength(3);
-      expect(watches).toBe(0); // each waits behind a key of its own instance: woken locally, not watched
-      const lease = keys[0]!.slice(`${prefix}k/`.length);
-      expect(keys).toEqual([`${prefix}k/${lease}`, `${prefix}k/${lease}-1`, `${prefix}k/${lease}-2`]);
-      await holder.release();
+      const keys = await queued('k');
+      expect(keys).toHaveLength(4);
+      const lease = keys[1]!.slice(`${prefix}k/`.length);
+      expect(keys.slice(1)).toEqual([`${prefix}k/${lease}`, `${prefix}k/${lease}-1`, `${prefix}k/${lease}-2`]);
+      // Only the first of ours watches (the foreign key); the others wait behind keys of ours.
+      expect(watches).toBe(1);
+      await foreign.release();
       await Promise.all(waiters);
       expect(order).toEqual([0, 1, 2, 3, 4]);
-      expect(await queued()).toEqual([]);
+      expect(await queued('k')).toEqual([]);
     } finally {
       await mutex.close();
+      await other.close();
       client.close();
       raw.close();
     }
