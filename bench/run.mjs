@@ -1,7 +1,7 @@
 // `pnpm bench` (a few minutes), `pnpm bench --full` (longer), `node bench/run.mjs --quick` (a
 // smoke test under a minute). dlock's backends against the raw protocol and the Node peers, in
 // one run, against servers started here by @dlock/testkit (127.0.0.1, stopped at the end).
-// Writes bench/results/<date>[-full].json and bench/RESULTS.md (--quick: a temp dir), and prints
+// Writes bench/results/<date>[-full].json and bench/RESULTS.md (--full: RESULTS-full.md; --quick: a temp dir), and prints
 // the markdown. Options: --only=uncontended,hot,etcd-hot,redlock,watchdog,registration
 import os from 'node:os';
 import path from 'node:path';
@@ -142,7 +142,8 @@ result.caveat =
 const day = result.date.slice(0, 10);
 const outDir = option('out') ?? (profileName === 'quick' ? path.join(os.tmpdir(), 'dlock-bench-quick') : benchDir);
 const jsonPath = path.join(outDir, 'results', `${day}${profileName === 'default' ? '' : `-${profileName}`}.json`);
-const markdownPath = path.join(outDir, 'RESULTS.md');
+// The full profile keeps its own markdown, so `pnpm bench` does not overwrite the peers' retry sweeps.
+const markdownPath = path.join(outDir, profileName === 'full' ? 'RESULTS-full.md' : 'RESULTS.md');
 result.jsonFile = path.relative(outDir, jsonPath);
 addRatios(result);
 const markdown = writeReport(result, { jsonPath, markdownPath });

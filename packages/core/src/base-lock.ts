@@ -89,7 +89,8 @@ export abstract class BaseLock implements DistributedLock {
   protected readonly maxLocalHandOvers: number;
 
   readonly #held = new Set<Handle>();
-  readonly #expiry = new Map<Handle, NodeJS.Timeout>();
+  /** Per held handle, its expiry timer and the validUntil it was set for. */
+  readonly #expiry = new Map<Handle, { timer: NodeJS.Timeout; at: number }>();
   readonly #waiters = new ReleaseWaiters();
   readonly #watching = new Map<string, number>();
   /** Keys whose last waiter left recently: still subscribed until the timer fires (see #unwatch). */
@@ -509,26 +510,45 @@ export abstract class BaseLock implements DistributedLock {
     this.#armExpiry(h);
   }
 
-  /** Past `validUntil` without a renewal the lock may belong to someone else: report it lost. */
+  /**
+   * Past `validUntil` without a renewal the lock may belong to someone else: report it lost.
+   *
+   * A renewal that moves `validUntil` later keeps the timer: when it fires it sees the new
+   * deadline and waits again. So a watchdog tick costs no timer operation per renewed lock (10,000
+   * clearTimeout/setTimeout pairs per tick were a visible event-loop stall); only a deadline that
+   * moves earlier (a renew to a shorter TTL) re-arms at once.
+   */
   #armExpiry(h: Handle): void {
-    const previous = this.#expiry.get(h);
-    if (previous !== undefined) clearTimeout(previous);
+    const armed = this.#expiry.get(h);
+    if (armed !== undefined && armed.at <= h.validUntil) return;
+    if (armed !== undefined) clearTimeout(armed.timer);
+    this.#setExpiryTimer(h);
+  }
+
+  #setExpiryTimer(h: Handle): void {
+    const at = h.validUntil;
     const timer = setTimeout(() => {
+      if (this.#expiry.get(h)?.timer !== timer) return;
+      // Renewed meanwhile (timers have 1 ms granularity: within that, it is due now).
+      if (h.validUntil - this.clock.now() > 1) {
+        this.#setExpiryTimer(h);
+        return;
+      }
       this.reportLost(h, 'its lease expired before it was renewed');
       // Owner-checked, so harmless if someone else holds it now; frees the key at once if a
       // renewal sent during a pause extended it after all.
       this.releaseOnce(h).catch(() => false);
-    }, Math.max(0, h.validUntil - this.clock.now()));
+    }, Math.max(0, at - this.clock.now()));
     timer.unref();
-    this.#expiry.set(h, timer);
+    this.#expiry.set(h, { timer, at });
   }
 
   #forget(h: Handle): void {
     this.#held.delete(h);
     this.#observers.delete(h);
     this.#watchdog.remove(h);
-    const timer = this.#expiry.get(h);
-    if (timer !== undefined) clearTimeout(timer);
+    const armed = this.#expiry.get(h);
+    if (armed !== undefined) clearTimeout(armed.timer);
     this.#expiry.delete(h);
   }
 
