@@ -192,6 +192,22 @@ describe('BaseLock handles', () => {
   });
 });
 
+describe('expiry', () => {
+  it('a renewal to a shorter TTL moves the loss report earlier; a longer one moves it later', async () => {
+    const lock = new MemoryLock({ store: new MemoryLockStore() });
+    const shortened = await lock.lock('short', { ttl: 5_000 });
+    await shortened.extend(100);
+    const lengthened = await lock.lock('long', { ttl: 100 });
+    await lengthened.extend(5_000);
+    await sleep(300);
+    expect(shortened.held).toBe(false);
+    expect(shortened.signal.reason).toBeInstanceOf(LockLostError);
+    expect(lengthened.held).toBe(true); // its first timer fired, saw the later deadline, waited again
+    await lengthened.release();
+    await lock.close();
+  });
+});
+
 describe('watchdog', () => {
   it('renews many held locks in one batch per tick', async () => {
     const lock = new CountingLock();
