@@ -167,11 +167,11 @@ export class RedisLock extends BaseLock {
     return released;
   }
 
-  /** unlock() with a waiter of this instance queued: the lock passes to it in one script (see BaseLock). */
+  /** unlock() with a waiter of this instance queued: the acquire script takes the lock over from `lock` for it (see BaseLock). */
   protected override async transferOnce(lock: HeldLock, token: string, ttl: number): Promise<AcquireAttempt> {
     const keys = this.#keysOf(lock);
-    const reply = await this.#call(redisLockScripts.transfer, [keys.lock, keys.fence, lock.token, token, ttl, ttl + this.fenceRetention]);
-    const result = parseAcquire(reply, 'transfer');
+    const reply = await this.#call(redisLockScripts.acquire, [keys.lock, keys.fence, token, ttl, ttl + this.fenceRetention, lock.token]);
+    const result = parseAcquire(reply);
     return result.acquired ? { acquired: true, fencingToken: result.fencingToken, data: keys } : { acquired: false, retryAfter: result.pttl };
   }
 

@@ -21,17 +21,14 @@ export class UnexpectedReplyError extends Error {
   }
 }
 
-/** `{1, fence}` or `{0, pttl}` from acquire.lua (or transfer.lua). */
-export function parseAcquire(
-  reply: unknown,
-  script = 'acquire',
-): { acquired: true; fencingToken: bigint } | { acquired: false; pttl: number } {
+/** `{1, fence}` or `{0, pttl}` from acquire.lua. */
+export function parseAcquire(reply: unknown): { acquired: true; fencingToken: bigint } | { acquired: false; pttl: number } {
   if (Array.isArray(reply) && reply.length === 2) {
     const [flag, value] = reply as [unknown, unknown];
-    if (Number(flag) === 1) return { acquired: true, fencingToken: toBigInt(script, value, reply) };
-    if (Number(flag) === 0) return { acquired: false, pttl: toInteger(script, value, reply) };
+    if (Number(flag) === 1) return { acquired: true, fencingToken: toBigInt('acquire', value, reply) };
+    if (Number(flag) === 0) return { acquired: false, pttl: toInteger('acquire', value, reply) };
   }
-  throw new UnexpectedReplyError(script, reply);
+  throw new UnexpectedReplyError('acquire', reply);
 }
 
 /** 1 or 0 from release.lua / renew.lua. */

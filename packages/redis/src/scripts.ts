@@ -3,7 +3,6 @@ import acquireLua from './lua/acquire.lua?raw';
 import inspectLua from './lua/inspect.lua?raw';
 import releaseLua from './lua/release.lua?raw';
 import renewLua from './lua/renew.lua?raw';
-import transferLua from './lua/transfer.lua?raw';
 import type { RedisLockClient, RedisPipelineLike, ScriptArg } from './types.js';
 
 /**
@@ -60,7 +59,7 @@ export function isNoScript(error: unknown): boolean {
 }
 
 /**
- * The five scripts of the Redis lock protocol (sources in `src/lua/*.lua`). Exported so other
+ * The four scripts of the Redis lock protocol (sources in `src/lua/*.lua`). Exported so other
  * programs can speak the same protocol: same key names ({@link redisLockKeys}), same scripts.
  *
  * @example
@@ -70,14 +69,15 @@ export function isNoScript(error: unknown): boolean {
  * ```
  */
 export const redisLockScripts = Object.freeze({
-  /** KEYS: lock, fence. ARGV: token, ttl, fence keep (ttl + retention). Returns `{1, fence}` or `{0, pttl}`. */
+  /**
+   * KEYS: lock, fence. ARGV: token, ttl, fence keep (ttl + retention), and for a hand-over the
+   * current holder's token. Returns `{1, fence}` or `{0, pttl}`.
+   */
   acquire: new LuaScript('acquire', acquireLua, 2),
   /** KEYS: lock. ARGV: token, channel, message. Returns 1 (deleted and published) or 0 (not held). */
   release: new LuaScript('release', releaseLua, 1),
   /** KEYS: lock, fence. ARGV: token, ttl, fence keep (ttl + retention). Returns 1 (extended) or 0 (lost). */
   renew: new LuaScript('renew', renewLua, 2),
-  /** KEYS: lock, fence. ARGV: holder token, new token, ttl, fence keep. Returns `{1, fence}` or `{0, pttl}`. */
-  transfer: new LuaScript('transfer', transferLua, 2),
   /** KEYS: lock, fence. Returns nil or `{token, pttl, fence}`. */
   inspect: new LuaScript('inspect', inspectLua, 2),
 });

@@ -204,6 +204,29 @@ describe('scripts', () => {
   });
 });
 
+describe('acquire script, hand-over mode (holder token as 4th ARGV)', () => {
+  it('takes the lock over only from that holder, with a new fence; a resend gets the same fence; others get {0, pttl}', async () => {
+    const lock = open();
+    const key = uniqueKey();
+    const names = redisLockKeys('dlock', key);
+    const h = (await lock.tryLock(key, { ttl: 10_000 }))!;
+    const next = 'a'.repeat(32);
+    const run = (token: string, from: string) =>
+      admin.eval(redisLockScripts.acquire.source, 2, names.lock, names.fence, token, 20_000, 3_620_000, from) as Promise<[number, unknown]>;
+    const wrong = await run(next, 'b'.repeat(32));
+    expect(wrong[0]).toBe(0);
+    expect(await admin.get(names.lock)).toBe(h.token); // nothing changed
+    const taken = await run(next, h.token);
+    expect(taken[0]).toBe(1);
+    expect(BigInt(String(taken[1]))).toBe(h.fencingToken + 1n);
+    expect(await admin.get(names.lock)).toBe(next);
+    expect(await admin.pttl(names.lock)).toBeGreaterThan(15_000);
+    const resent = await run(next, h.token);
+    expect(resent).toEqual([1, String(taken[1])]);
+    await admin.del(names.lock);
+  });
+});
+
 describe('waiting', () => {
   it('a key waited on again soon after its last waiter left reuses the subscription; it is dropped after maxRetryDelay', async () => {
     const client = userClient();
@@ -283,8 +306,8 @@ describe('waiting', () => {
     const sent: string[] = [];
     const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
     (client as unknown as { evalsha: typeof evalsha }).evalsha = (...args: unknown[]) => {
-      if (args[0] === redisLockScripts.transfer.sha) sent.push('transfer');
-      if (args[0] === redisLockScripts.acquire.sha) sent.push('acquire');
+      // A hand-over is the acquire script with the current holder's token as a 4th ARGV.
+      if (args[0] === redisLockScripts.acquire.sha) sent.push(args.length === 8 ? 'transfer' : 'acquire');
       if (args[0] === redisLockScripts.release.sha) sent.push('release');
       return evalsha(...args);
     };
