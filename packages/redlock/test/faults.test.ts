@@ -198,7 +198,8 @@ describe('Redlock when a node restarts empty while a lock is held', () => {
     try {
       const a = open([nodes[0]!.url, nodes[1]!.url, nodes[2]!.url, holes[0]!.url, holes[1]!.url]);
       const key = uniqueKey('redlock-restart-delayed');
-      const ttl = 1_000;
+      // Long enough for several attempts: each waits up to the node timeout for the killed node.
+      const ttl = 2_000;
       const ha = (await a.tryLock(key, { ttl }))!;
       expect(ha).not.toBeNull();
       await nodes[2]!.kill();
@@ -214,7 +215,7 @@ describe('Redlock when a node restarts empty while a lock is held', () => {
       expect(attempts).toBeGreaterThan(3);
 
       // Node 2 comes back (empty) only after A's TTL: A's lease is over everywhere.
-      await waitFor(() => ha.signal.aborted, 2_000);
+      await waitFor(() => ha.signal.aborted, 3_000);
       expect(ha.signal.reason).toBeInstanceOf(LockLostError);
       await nodes[2]!.restart({ empty: true });
       const startedB = performance.now();
