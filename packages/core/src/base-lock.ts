@@ -514,8 +514,8 @@ export abstract class BaseLock implements DistributedLock {
    * Past `validUntil` without a renewal the lock may belong to someone else: report it lost.
    *
    * A renewal that moves `validUntil` later keeps the timer: when it fires it sees the new
-   * deadline and waits again. So a watchdog tick costs no timer operation per renewed lock (10,000
-   * clearTimeout/setTimeout pairs per tick were a visible event-loop stall); only a deadline that
+   * deadline and waits again. So a watchdog tick costs no timer operation per renewed lock (one
+   * re-arm per TTL instead of a clearTimeout/setTimeout pair per renewal); only a deadline that
    * moves earlier (a renew to a shorter TTL) re-arms at once.
    */
   #armExpiry(h: Handle): void {

@@ -8,12 +8,10 @@ import { EtcdLockBase, TIMED_OUT } from './etcd-base.js';
 import { isQueueEntry, mutexPrefix, mutexQueueKey } from './keys.js';
 import { createRevisionIs, getOp, headerRevision, putOp, queueOp, rangeKvs } from './ops.js';
 import { defaultEtcdLockOptions, type EtcdMutexOptions } from './options.js';
-import { QueueSlots, type Slot } from './queue-slots.js';
+import { MAX_TIMER, QueueSlots, type Slot } from './queue-slots.js';
 
 const NOT_ACQUIRED: AcquireAttempt = Object.freeze({ acquired: false, retryAfter: -1 });
 
-/** Longest single `setTimeout` (larger delays fire at once). */
-const MAX_TIMER = 2_147_483_647;
 
 /**
  * A fair, herd-free etcd lock with the protocol and key layout of etcd's Go

@@ -1,7 +1,7 @@
 import { LockAcquireTimeoutError } from '@dlock/core';
 
-/** Largest delay `setTimeout` honours. */
-const MAX_TIMER = 2_147_483_647;
+/** Longest single `setTimeout` (larger delays fire at once). */
+export const MAX_TIMER = 2_147_483_647;
 
 interface Waiter {
   readonly take: (slot: Slot) => void;
