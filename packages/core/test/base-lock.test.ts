@@ -49,7 +49,7 @@ describe('BaseLock waiting', () => {
     const fences = [holder.fencingToken, ...got.map((g) => g.fence)];
     for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
     // Each waiter's lease is its own TTL (5 000 + i ms), counted from the hand-over.
-    got.forEach((g) => expect(g.validFor).toBeGreaterThan(4_900 + g.i - 50));
+    got.forEach((g) => expect(g.validFor).toBeGreaterThan(4_000)); // its own TTL (the holder's was 60 s)
     got.forEach((g) => expect(g.validFor).toBeLessThanOrEqual(5_000 + g.i));
     // 3 hand-overs, a real release (the run limit), the next waiter acquires, 2 more hand-overs.
     expect(lock.transfers).toBe(5);

@@ -113,12 +113,13 @@ describe('LockService coalesce with hand-over', () => {
 
   it('does not hand over a lease with less than half of it left (renewals failing)', async () => {
     const lock = new CountingLock();
-    const service = new LockService(lock, { ttl: 90, coalesce: { handOver: true, maxHandOverMs: 10_000 } });
+    // TTLs with room to spare: under CI load a 60 ms sleep can take far longer than 60 ms.
+    const service = new LockService(lock, { ttl: 1_000, coalesce: { handOver: true, maxHandOverMs: 10_000 } });
     lock.failRenewals = true;
-    const first = service.withLock('k', () => sleep(60)); // 30 of 90 ms left at its end
+    const first = service.withLock('k', () => sleep(600)); // ~400 of 1 000 ms left at its end
     const second = service.withLock('k', (h) => h.validUntil - performance.now());
     await first;
-    expect(await second).toBeGreaterThan(60); // a fresh lease, not the old one's last 30 ms
+    expect(await second).toBeGreaterThan(600); // a fresh lease, not the old one's last ~400 ms
     expect(lock.acquires).toBe(2);
     await service.close();
   });
