@@ -26,6 +26,7 @@ export {
   defaultLockOptions,
   MAX_KEY_BYTES,
   resolveAcquireOptions,
+  validateCount,
   validateKey,
   validateTtl,
   validateWaitTimeout,

@@ -6,7 +6,7 @@ import { LeaseView, SharedLease, type HandOverLimits, type LeaseRequest } from '
 import { MemoryLock } from './memory/memory-lock.js';
 import { abortableDelay } from './sleep.js';
 import type { AcquireOptions, DistributedLock, LockHandle, LockInfo } from './types.js';
-import { validateKey, validateTtl } from './validate.js';
+import { validateCount, validateKey, validateTtl, validateWaitTimeout } from './validate.js';
 
 /** Options of {@link LockService}. */
 export interface LockServiceOptions {
@@ -478,16 +478,11 @@ function parseCoalesce(value: unknown): Required<CoalesceOptions> | undefined {
   if (handOver !== undefined && typeof handOver !== 'boolean') {
     throw new InvalidOptionError('coalesce.handOver', 'a boolean', handOver);
   }
-  if (maxHandOvers !== undefined && (typeof maxHandOvers !== 'number' || !Number.isInteger(maxHandOvers) || maxHandOvers < 0)) {
-    throw new InvalidOptionError('coalesce.maxHandOvers', 'an integer >= 0', maxHandOvers);
-  }
-  if (maxHandOverMs !== undefined && (typeof maxHandOverMs !== 'number' || !Number.isFinite(maxHandOverMs) || maxHandOverMs < 0)) {
-    throw new InvalidOptionError('coalesce.maxHandOverMs', 'a finite number >= 0 (milliseconds)', maxHandOverMs);
-  }
   return {
     handOver: handOver ?? defaultCoalesceOptions.handOver,
-    maxHandOvers: maxHandOvers ?? defaultCoalesceOptions.maxHandOvers,
-    maxHandOverMs: maxHandOverMs ?? defaultCoalesceOptions.maxHandOverMs,
+    maxHandOvers: maxHandOvers === undefined ? defaultCoalesceOptions.maxHandOvers : validateCount(maxHandOvers, 'coalesce.maxHandOvers'),
+    maxHandOverMs:
+      maxHandOverMs === undefined ? defaultCoalesceOptions.maxHandOverMs : validateWaitTimeout(maxHandOverMs, 'coalesce.maxHandOverMs'),
   };
 }
 

@@ -29,10 +29,10 @@ export function validateTtl(ttl: unknown, option = 'ttl'): number {
   return ttl;
 }
 
-/** A count is an integer >= 0. */
-export function validateCount(value: unknown, option: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new InvalidOptionError(option, 'an integer >= 0', value);
+/** A count is an integer >= `min` (0 unless given). */
+export function validateCount(value: unknown, option: string, min = 0): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new InvalidOptionError(option, `an integer >= ${min}`, value);
   }
   return value;
 }

@@ -1,4 +1,4 @@
-import { InvalidOptionError, LockAcquireTimeoutError, LockClosedError, type AcquireAttempt, type LockInfo } from '@dlock/core';
+import { LockAcquireTimeoutError, validateCount, LockClosedError, type AcquireAttempt, type LockInfo } from '@dlock/core';
 import type { IKeyValue, IOptions } from 'etcd3';
 import type { EtcdClient } from './client.js';
 import { DeleteWatch } from './delete-watch.js';
@@ -277,8 +277,8 @@ export class EtcdMutex extends EtcdLockBase {
       }
       const wake = () => entry.wake?.();
       // Ahead of us one of our own keys: we are told when it goes. Anyone else's: watch it.
+      this.#noteForeign(entry.name, check.ahead);
       const followers = this.#own.get(check.ahead.toString('latin1'));
-      if (followers === undefined) this.#local.widen(entry.name);
       followers?.add(wake);
       const watch = followers === undefined ? new DeleteWatch(this.client, check.ahead, check.revision + 1n, wake) : undefined;
       try {
@@ -377,10 +377,7 @@ export class EtcdMutex extends EtcdLockBase {
 
 function queueDepth(options: EtcdMutexOptions): number {
   const depth = (options as EtcdMutexOptions | null | undefined)?.maxQueuedPerName ?? defaultEtcdLockOptions.maxQueuedPerName;
-  if (typeof depth !== 'number' || !Number.isInteger(depth) || depth < 1) {
-    throw new InvalidOptionError('maxQueuedPerName', 'an integer >= 1', depth);
-  }
-  return depth;
+  return validateCount(depth, 'maxQueuedPerName', 1);
 }
 
 /** A signal that aborts when either does (with that one's reason); `dispose` detaches it. */

@@ -37,12 +37,12 @@ export class MemoryLock extends BaseLock {
 
   protected async acquireOnce(key: string, token: string, ttl: number): Promise<AcquireAttempt> {
     const r = this.store.acquire(key, token, ttl);
-    return 'fence' in r ? { acquired: true, fencingToken: r.fence } : { acquired: false, retryAfter: r.retryAfter };
+    return toAttempt(r);
   }
 
   protected override async transferOnce(lock: HeldLock, token: string, ttl: number): Promise<AcquireAttempt> {
     const r = this.store.transfer(lock.key, lock.token, token, ttl);
-    return 'fence' in r ? { acquired: true, fencingToken: r.fence } : { acquired: false, retryAfter: r.retryAfter };
+    return toAttempt(r);
   }
 
   protected async releaseOnce(lock: HeldLock): Promise<boolean> {
@@ -60,4 +60,9 @@ export class MemoryLock extends BaseLock {
   protected override closeBackend(): void {
     this.#unsubscribe();
   }
+}
+
+/** A store answer as a BaseLock attempt. */
+function toAttempt(r: { fence: bigint } | { retryAfter: number }): AcquireAttempt {
+  return 'fence' in r ? { acquired: true, fencingToken: r.fence } : { acquired: false, retryAfter: r.retryAfter };
 }
