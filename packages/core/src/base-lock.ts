@@ -11,10 +11,11 @@ import {
 } from './errors.js';
 import { Handle, type HeldLock } from './handle.js';
 import { ReleaseWaiters, type HandOverClaim, type WaitTicket } from './release-waiters.js';
-import { withJitter } from './sleep.js';
+import { abortableDelay, timerDelay, withJitter } from './sleep.js';
 import { newToken } from './token.js';
 import type { AcquireOptions, DistributedLock, LockCapabilities, LockHandle, LockInfo } from './types.js';
-import { defaultLockOptions, resolveAcquireOptions, validateCount, validateKey, validateTtl } from './validate.js';
+import { Outage } from './outage.js';
+import { defaultLockOptions, resolveAcquireOptions, validateCount, validateKey, validateTtl, validateWaitTimeout } from './validate.js';
 import { Watchdog, type RenewOutcome } from './watchdog.js';
 
 /** What one acquire attempt of a backend returns. */
@@ -67,6 +68,16 @@ export interface BaseLockOptions {
    * @default 8
    */
   maxLocalHandOvers?: number;
+  /**
+   * How long `lock()` without a `waitTimeout` keeps retrying while the backend fails (connection
+   * refused, timeouts, a server restarting), in ms; then it rejects with the last
+   * `LockBackendError`, which names the failure. Failures are retried with exponential backoff
+   * (50 ms doubling up to `maxRetryDelay`); any answer from the backend starts the count again.
+   * A `lock()` with a `waitTimeout` retries until that deadline instead, and its
+   * `LockAcquireTimeoutError` carries the last backend error as `cause`.
+   * @default 30_000
+   */
+  unavailableTimeout?: number;
 }
 
 /**
@@ -79,7 +90,7 @@ export interface BaseLockOptions {
  * {@link notifyReleased} when it learns a key was released (subscribing in
  * {@link watchReleases}).
  */
-export abstract class BaseLock implements DistributedLock {
+export abstract class BaseLock implements DistributedLock, AsyncDisposable {
   abstract readonly backend: string;
   abstract readonly capabilities: LockCapabilities;
 
@@ -87,6 +98,7 @@ export abstract class BaseLock implements DistributedLock {
   protected readonly defaultTtl: number;
   protected readonly maxRetryDelay: number;
   protected readonly maxLocalHandOvers: number;
+  protected readonly unavailableTimeout: number;
 
   readonly #held = new Set<Handle>();
   /** Per held handle, its expiry timer and the validUntil it was set for. */
@@ -109,6 +121,10 @@ export abstract class BaseLock implements DistributedLock {
       options.maxRetryDelay === undefined ? 1_000 : validateTtl(options.maxRetryDelay, 'maxRetryDelay');
     this.maxLocalHandOvers =
       options.maxLocalHandOvers === undefined ? 8 : validateCount(options.maxLocalHandOvers, 'maxLocalHandOvers');
+    this.unavailableTimeout =
+      options.unavailableTimeout === undefined
+        ? 30_000
+        : validateWaitTimeout(options.unavailableTimeout, 'unavailableTimeout');
     this.clock = options.clock ?? monotonicClock;
     this.#watchdog = new Watchdog((handles) => this.#renewHandles(handles), this.clock);
   }
@@ -209,31 +225,46 @@ export abstract class BaseLock implements DistributedLock {
 
     // Fairness inside one process: a newcomer does not barge past waiters already queued here.
     let tryNow = this.#waiters.queued(key) === 0;
+    const outage = this.#outage(o.waitTimeout);
     let ticket: WaitTicket | undefined;
+    let watching = false;
     let acquired = false;
     try {
       for (;;) {
-        let retryAfter = -1;
+        let nap = this.maxRetryDelay;
         if (tryNow) {
           o.signal?.throwIfAborted();
           if (ticket) ticket.woken = false;
-          const attempt = await this.#attempt(key, token, o.ttl, o.signal);
-          if (attempt instanceof Handle) {
-            acquired = true;
-            return attempt;
+          try {
+            const attempt = await this.#attempt(key, token, o.ttl, o.signal);
+            if (attempt instanceof Handle) {
+              acquired = true;
+              return attempt;
+            }
+            outage.clear();
+            if (attempt.retryAfter >= 0) nap = withJitter(attempt.retryAfter + 1);
+          } catch (error) {
+            nap = this.#backOff(outage, error, key);
           }
-          retryAfter = attempt.retryAfter;
         }
         if (ticket === undefined) {
           ticket = this.#waiters.enqueue(key);
           ticket.offer = { token, ttl: o.ttl };
-          await this.#watch(key);
-          // A release between our attempt and the subscription would go unseen: try once more.
-          if (tryNow) continue;
+        }
+        if (!watching) {
+          try {
+            await this.#watch(key);
+            watching = true;
+            // A release between our attempt and the subscription would go unseen: try once more.
+            if (tryNow && !outage.active) continue;
+          } catch (error) {
+            nap = Math.min(nap, this.#backOff(outage, error, key));
+          }
         }
         const left = deadline - this.clock.now();
-        if (left <= 0) throw new LockAcquireTimeoutError(key, o.waitTimeout ?? 0, { backend: this.backend });
-        const nap = retryAfter >= 0 ? withJitter(retryAfter + 1) : this.maxRetryDelay;
+        if (left <= 0) {
+          throw new LockAcquireTimeoutError(key, o.waitTimeout ?? 0, { backend: this.backend, cause: outage.lastError });
+        }
         await ticket.sleep(Math.min(nap, left), o.signal);
         const granted = await ticket.takeGrant<Handle>();
         if (granted !== null) {
@@ -250,7 +281,7 @@ export abstract class BaseLock implements DistributedLock {
     } finally {
       if (ticket !== undefined) {
         ticket.leave(acquired);
-        this.#unwatch(key);
+        if (watching) this.#unwatch(key);
       }
     }
   }
@@ -341,6 +372,14 @@ export abstract class BaseLock implements DistributedLock {
     return this.#closed !== undefined;
   }
 
+  /**
+   * `await using lock = new RedisLock(url)`: {@link close} at the end of the block. A lock
+   * instance holds connections that keep the process alive until it is closed.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   async #close(): Promise<void> {
     this.#watchdog.stop();
     for (const [key, timer] of this.#lingering) {
@@ -412,21 +451,58 @@ export abstract class BaseLock implements DistributedLock {
     deadline: number,
     o: { waitTimeout: number | undefined; signal: AbortSignal | undefined },
   ): Promise<Handle> {
+    const outage = this.#outage(o.waitTimeout);
     for (;;) {
       const startedAt = this.clock.now();
-      let result: AcquireAttempt;
+      let result: AcquireAttempt | undefined;
       try {
         result = await this.acquireQueued!(key, token, ttl, { deadline, signal: o.signal });
+        outage.clear();
       } catch (error) {
         if (o.signal?.aborted && error === o.signal.reason) throw error;
-        throw this.wrapError('acquire', key, error);
+        const nap = this.#backOff(outage, this.wrapError('acquire', key, error), key);
+        const left = deadline - this.clock.now();
+        if (left > 0) await abortableDelay(Math.min(nap, left), o.signal);
+        this.#assertOpen('lock', key);
       }
-      if (!result.acquired) break;
-      const handle = await this.#adopt(key, token, ttl, startedAt, result, o.signal);
-      if (handle !== null) return handle;
+      if (result !== undefined) {
+        if (!result.acquired) break;
+        const handle = await this.#adopt(key, token, ttl, startedAt, result, o.signal);
+        if (handle !== null) return handle;
+        this.#backOff(outage, this.#lateAnswer(key, ttl, startedAt), key); // queued again at once
+      }
       if (this.clock.now() >= deadline) break;
     }
-    throw new LockAcquireTimeoutError(key, o.waitTimeout ?? 0, { backend: this.backend });
+    throw new LockAcquireTimeoutError(key, o.waitTimeout ?? 0, { backend: this.backend, cause: outage.lastError });
+  }
+
+  /** The failure bookkeeping of one `lock()` call (see {@link BaseLockOptions.unavailableTimeout}). */
+  #outage(waitTimeout: number | undefined): Outage {
+    return new Outage(this.clock, this.maxRetryDelay, waitTimeout === undefined ? this.unavailableTimeout : Infinity);
+  }
+
+  /**
+   * A `lock()` attempt failed: how long to wait before the next one. Rethrows what waiting
+   * cannot cure (abort, close, bad input, a permanent backend error), and the last backend
+   * error once the backend has been failing for `unavailableTimeout`.
+   */
+  #backOff(outage: Outage, error: unknown, key: string): number {
+    if (!(error instanceof LockBackendError) || !this.isTransientError(error.cause ?? error)) throw error;
+    const delay = outage.failed(error);
+    if (delay !== undefined) return delay;
+    throw new LockBackendError(this.backend, `lock() (unavailable for ${Math.round(outage.lasted)} ms, ${outage.failures} attempts)`, {
+      key,
+      cause: error.cause ?? error,
+    });
+  }
+
+  /**
+   * Whether a backend failure (the client library's error, the `cause` of a `LockBackendError`)
+   * may pass, so that a waiting `lock()` retries it. A backend overrides this to fail fast on
+   * errors that waiting cannot cure (a refused password, a wrong command).
+   */
+  protected isTransientError(_error: unknown): boolean {
+    return true;
   }
 
   /** One attempt; a held handle, or how long the current holder's lease has left. */
@@ -444,7 +520,25 @@ export abstract class BaseLock implements DistributedLock {
       throw this.wrapError('acquire', key, error);
     }
     if (!result.acquired) return { retryAfter: result.retryAfter };
-    return (await this.#adopt(key, token, ttl, startedAt, result, signal)) ?? { retryAfter: 0 };
+    const handle = await this.#adopt(key, token, ttl, startedAt, result, signal);
+    if (handle !== null) return handle;
+    throw this.#lateAnswer(key, ttl, startedAt);
+  }
+
+  /**
+   * An acquire whose answer came after its lease had run out: the key was free, so "held by
+   * someone else" would be a lie; the lock was given back and the failure is the backend's
+   * slowness (`lock()` retries it like any backend failure).
+   */
+  #lateAnswer(key: string, ttl: number, startedAt: number): LockBackendError {
+    const took = Math.round(this.clock.now() - startedAt);
+    return new LockBackendError(this.backend, 'acquire', {
+      key,
+      cause: new Error(
+        `the lock was acquired, but the answer came ${took} ms after the request, when its ${ttl} ms lease had ` +
+          'already run out; it was given back (use a longer ttl, or find why the backend is slow)',
+      ),
+    });
   }
 
   /**
@@ -529,7 +623,8 @@ export abstract class BaseLock implements DistributedLock {
     const at = h.validUntil;
     const timer = setTimeout(() => {
       if (this.#expiry.get(h)?.timer !== timer) return;
-      // Renewed meanwhile (timers have 1 ms granularity: within that, it is due now).
+      // Renewed meanwhile, or a deadline beyond one timer's reach (timers have 1 ms granularity:
+      // within that, it is due now).
       if (h.validUntil - this.clock.now() > 1) {
         this.#setExpiryTimer(h);
         return;
@@ -538,7 +633,7 @@ export abstract class BaseLock implements DistributedLock {
       // Owner-checked, so harmless if someone else holds it now; frees the key at once if a
       // renewal sent during a pause extended it after all.
       this.releaseOnce(h).catch(() => false);
-    }, Math.max(0, at - this.clock.now()));
+    }, timerDelay(at - this.clock.now()));
     timer.unref();
     this.#expiry.set(h, { timer, at });
   }

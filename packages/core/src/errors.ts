@@ -16,12 +16,16 @@ export class DlockError extends Error {
   }
 }
 
-/** `lock()` gave up after `waitTimeout` ms without acquiring. */
+/**
+ * `lock()` gave up after `waitTimeout` ms without acquiring. When the backend was failing at
+ * that moment, `cause` is its last error (a `LockBackendError`) and the message names it.
+ */
 export class LockAcquireTimeoutError extends DlockError {
   readonly waitTimeout: number;
   constructor(key: string, waitTimeout: number, options: { backend?: string; cause?: unknown } = {}) {
+    const failing = options.cause instanceof Error ? ` (the backend was failing: ${options.cause.message})` : '';
     super(
-      `could not acquire lock "${key}"${backendSuffix(options.backend)} within ${waitTimeout} ms`,
+      `could not acquire lock "${key}"${backendSuffix(options.backend)} within ${waitTimeout} ms${failing}`,
       { key, cause: options.cause },
     );
     this.waitTimeout = waitTimeout;

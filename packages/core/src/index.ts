@@ -20,11 +20,12 @@ export { BaseLock, type AcquireAttempt, type BaseLockOptions, type RenewObserver
 export { Handle, type HeldLock } from './handle.js';
 export { Watchdog, type RenewOutcome } from './watchdog.js';
 export { monotonicClock, type Clock } from './clock.js';
-export { abortableDelay, withJitter } from './sleep.js';
+export { abortableDelay, MAX_TIMER_DELAY, timerDelay, withJitter } from './sleep.js';
 export { newToken } from './token.js';
 export {
   defaultLockOptions,
   MAX_KEY_BYTES,
+  MAX_TTL_MS,
   resolveAcquireOptions,
   validateCount,
   validateKey,

@@ -20,7 +20,7 @@ export interface RegisterOptions {
  * await locks.withLock('etcd', 'billing:run', () => chargeAll());
  * ```
  */
-export class LockManager {
+export class LockManager implements AsyncDisposable {
   readonly #services = new Map<string, LockService>();
   #default: string | undefined;
   #closed: Promise<void> | undefined;
@@ -107,5 +107,10 @@ export class LockManager {
       if (failures.length > 0) throw new AggregateError(failures, `${failures.length} lock backend(s) failed to close`);
     })();
     return this.#closed;
+  }
+
+  /** `await using manager = new LockManager()`: {@link close} at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

@@ -108,7 +108,7 @@ export type TryWithLockResult<T> = { acquired: true; value: T } | { acquired: fa
  * });
  * ```
  */
-export class LockService {
+export class LockService implements AsyncDisposable {
   readonly lock: DistributedLock;
   /**
    * Lock events (waits, acquisitions, releases, renewals, losses, with durations).
@@ -278,6 +278,11 @@ export class LockService {
   /** Closes the underlying lock (releases what it holds). */
   close(): Promise<void> {
     return this.lock.close();
+  }
+
+  /** `await using service = new LockService(lock)`: {@link close} at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #acquireOptions(options: WithLockOptions, startedAt?: number): AcquireOptions {

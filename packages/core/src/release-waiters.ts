@@ -1,3 +1,5 @@
+import { timerDelay } from './sleep.js';
+
 /**
  * The local side of waiting: per key, the `lock()` calls of this instance queue in arrival
  * order. A release notification wakes the first sleeping waiter only, so one release costs one
@@ -118,7 +120,7 @@ export class WaitTicket {
       const timer = setTimeout(() => {
         finish();
         resolve();
-      }, Math.max(0, ms));
+      }, timerDelay(ms)); // a longer sleep simply ends early: the waiter retries, then sleeps again
       this.#wake = () => {
         finish();
         this.woken = true;

@@ -1,5 +1,17 @@
 /**
- * Resolves after `ms`, or rejects with `signal.reason` as soon as `signal` aborts.
+ * Longest delay `setTimeout` honours (2^31 - 1 ms, about 24.8 days). A longer one overflows and
+ * fires after ~1 ms (with a TimeoutOverflowWarning), so every timer in dlock goes through
+ * {@link timerDelay}, and a timer that must wait longer re-arms when it fires early.
+ */
+export const MAX_TIMER_DELAY = 2_147_483_647;
+
+/** `ms` as a delay `setTimeout` honours: at least 0, at most {@link MAX_TIMER_DELAY}. */
+export function timerDelay(ms: number): number {
+  return Math.min(Math.max(0, ms), MAX_TIMER_DELAY);
+}
+
+/**
+ * Resolves after `ms` (at most {@link MAX_TIMER_DELAY}), or rejects with `signal.reason` as soon as `signal` aborts.
  * The timer and the listener are removed either way, so nothing leaks.
  */
 export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
@@ -15,7 +27,7 @@ export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> 
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, Math.max(0, ms));
+    }, timerDelay(ms));
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

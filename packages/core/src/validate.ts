@@ -1,4 +1,5 @@
 import { InvalidOptionError } from './errors.js';
+import { MAX_TIMER_DELAY } from './sleep.js';
 import type { AcquireOptions } from './types.js';
 
 /** Longest key accepted, in UTF-8 bytes. Backends add a prefix of their own on top. */
@@ -10,10 +11,24 @@ export const defaultLockOptions = Object.freeze({
   ttl: 30_000,
 });
 
-/** A key is a non-empty string of at most {@link MAX_KEY_BYTES} UTF-8 bytes. */
+/**
+ * Longest lease accepted, in ms: 2^31 - 1 (about 24.8 days), the longest delay a Node timer can
+ * wait for the expiry and watchdog timers. Work that runs longer keeps a shorter lease renewed
+ * (`LockService.withLock`, `autoRenew`).
+ */
+export const MAX_TTL_MS = MAX_TIMER_DELAY;
+
+/**
+ * A key is a non-empty, well-formed UTF-16 string of at most {@link MAX_KEY_BYTES} UTF-8 bytes.
+ * A lone surrogate (`'\ud800'`) has no UTF-8 form: Redis and etcd would store it as U+FFFD, so
+ * `'\ud800'`, `'\udfff'` and `'\ufffd'` would silently be one lock there and three in memory.
+ */
 export function validateKey(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) {
     throw new InvalidOptionError('key', 'a non-empty string', key);
+  }
+  if (!key.isWellFormed()) {
+    throw new InvalidOptionError('key', 'a well-formed UTF-16 string (no lone surrogate)', key);
   }
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
     throw new InvalidOptionError('key', `at most ${MAX_KEY_BYTES} UTF-8 bytes long`, key);
@@ -21,10 +36,10 @@ export function validateKey(key: unknown): string {
   return key;
 }
 
-/** A TTL is a finite integer >= 1 (milliseconds). */
+/** A TTL is an integer from 1 to {@link MAX_TTL_MS} (milliseconds). */
 export function validateTtl(ttl: unknown, option = 'ttl'): number {
-  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1) {
-    throw new InvalidOptionError(option, 'a finite integer >= 1 (milliseconds)', ttl);
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_MS) {
+    throw new InvalidOptionError(option, `an integer from 1 to ${MAX_TTL_MS} (milliseconds, about 24.8 days)`, ttl);
   }
   return ttl;
 }

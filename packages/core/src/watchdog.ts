@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import { monotonicClock } from './clock.js';
 import type { Handle } from './handle.js';
+import { timerDelay } from './sleep.js';
 
 /** Outcome of renewing one handle: renewed, confirmed gone, or a (transient) error. */
 export type RenewOutcome = 'renewed' | 'lost' | 'error';
@@ -60,7 +61,7 @@ export class Watchdog {
     if (earliest >= this.#timerAt) return;
     this.#clearTimer();
     this.#timerAt = earliest;
-    this.#timer = setTimeout(() => void this.#tick(), Math.max(0, earliest - this.clock.now()));
+    this.#timer = setTimeout(() => void this.#tick(), timerDelay(earliest - this.clock.now()));
     // A held lock must not keep the process alive on its own; the critical section does that.
     this.#timer.unref();
   }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionError, LockLostError, LockReleasedError, MemoryLock, MemoryLockStore, type Clock } from '../src/index.js';
+import { InvalidOptionError, LockBackendError, LockLostError, LockReleasedError, MemoryLock, MemoryLockStore, type Clock } from '../src/index.js';
 import { CountingLock } from './counting-lock.js';
 
 describe('BaseLock waiting', () => {
@@ -256,7 +256,7 @@ describe('watchdog', () => {
 });
 
 describe('BaseLock late acquire answers', () => {
-  it('an answer that arrives after the lease ended is not a lock: released, and tryLock says null', async () => {
+  it('an answer that arrives after the lease ended is not a lock: released; tryLock says why, lock() retries', async () => {
     let now = 0;
     const store = new MemoryLockStore();
     class SlowLock extends MemoryLock {
@@ -269,7 +269,10 @@ describe('BaseLock late acquire answers', () => {
       }
     }
     const lock = new SlowLock({ store, clock: { now: () => now } });
-    expect(await lock.tryLock('k', { ttl: 50 })).toBeNull();
+    // The key was free: "held by someone else" (null) would be a lie. A typed error tells the truth.
+    const error = await lock.tryLock('k', { ttl: 50 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockBackendError);
+    expect(String((error as Error).message)).toMatch(/answer came \d+ ms after the request, when its 50 ms lease had already run out/);
     expect(store.size).toBe(0);
     const waiting = lock.lock('k', { ttl: 50, waitTimeout: 10_000_000 });
     await sleep(5);

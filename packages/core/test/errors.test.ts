@@ -10,7 +10,7 @@ import {
   LockReleasedError,
   UnknownBackendError,
 } from '../src/index.js';
-import { validateKey, validateTtl, validateWaitTimeout } from '../src/validate.js';
+import { MAX_TTL_MS, validateKey, validateTtl, validateWaitTimeout } from '../src/validate.js';
 
 describe('errors', () => {
   it('each failure has its own class with name, key, cause and a message naming the key', () => {
@@ -64,8 +64,9 @@ describe('errors', () => {
 
   it('validators accept the documented ranges and reject the rest', () => {
     expect(validateTtl(1)).toBe(1);
-    expect(validateTtl(2 ** 31)).toBe(2 ** 31);
-    for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '10', null, 10n]) {
+    expect(validateTtl(MAX_TTL_MS)).toBe(2 ** 31 - 1);
+    expect(() => validateTtl(2 ** 31)).toThrow(/integer from 1 to 2147483647 .*got 2147483648 \(number\)/);
+    for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '10', null, 10n, 2 ** 53]) {
       expect(() => validateTtl(bad)).toThrow(InvalidOptionError);
     }
     expect(validateWaitTimeout(0)).toBe(0);
@@ -76,5 +77,11 @@ describe('errors', () => {
     expect(validateKey('ключ')).toBe('ключ');
     expect(() => validateKey('é'.repeat(513))).toThrow(/at most 1024 UTF-8 bytes/);
     expect(validateKey('é'.repeat(512))).toHaveLength(512);
+    // Lone surrogates have no UTF-8 form: Redis and etcd would see U+FFFD for all three.
+    for (const bad of ['\ud800', '\udfff', 'a\ud800b', '\udc00\ud800']) {
+      expect(() => validateKey(bad)).toThrow(/well-formed UTF-16/);
+    }
+    expect(validateKey('\ufffd')).toBe('\ufffd');
+    expect(validateKey('😀')).toBe('😀'); // a surrogate pair is well-formed
   });
 });

@@ -1,4 +1,5 @@
 import { InvalidOptionError, LockAcquireTimeoutError } from '../errors.js';
+import { MAX_TIMER_DELAY } from '../sleep.js';
 
 /** Options of one {@link KeyedMutex.acquire} (or {@link KeyedMutex.run}) call. */
 export interface KeyedMutexAcquireOptions {
@@ -17,8 +18,6 @@ export interface KeyedMutexAcquireOptions {
   waitTimeout?: number;
 }
 
-/** Largest delay `setTimeout` honours; longer waits are split into several timers. */
-const MAX_TIMER_DELAY = 2_147_483_647;
 
 /**
  * A queued caller. Its object identity is also its ownership token once the key is handed to it.
@@ -124,6 +123,7 @@ export class KeyedMutex {
           signal.addEventListener('abort', onAbort, { once: true });
         }
         if (waitTimeout !== undefined) {
+          // Longer waits than one timer can take are split into several timers.
           let remaining = waitTimeout;
           const arm = (): void => {
             const step = Math.min(remaining, MAX_TIMER_DELAY);

@@ -1,3 +1,4 @@
+import { timerDelay } from '../sleep.js';
 import type { LockInfo } from '../types.js';
 
 interface Entry {
@@ -86,9 +87,16 @@ export class MemoryLockStore {
 
   #arm(key: string, entry: Entry, ttl: number): void {
     entry.expiresAt = performance.now() + ttl;
+    this.#setTimer(key, entry);
+  }
+
+  /** Drops `entry` when its lease ends; a timer that fires early (clamped delay) waits again. */
+  #setTimer(key: string, entry: Entry): void {
     entry.timer = setTimeout(() => {
-      if (this.#entries.get(key) === entry) this.#drop(key, entry);
-    }, ttl);
+      if (this.#entries.get(key) !== entry) return;
+      if (entry.expiresAt > performance.now()) this.#setTimer(key, entry);
+      else this.#drop(key, entry);
+    }, timerDelay(Math.ceil(entry.expiresAt - performance.now())));
     entry.timer.unref();
   }
 

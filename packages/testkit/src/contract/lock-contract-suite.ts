@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   InvalidOptionError,
+  MAX_TTL_MS,
   LockAcquireTimeoutError,
   LockClosedError,
   LockLostError,
@@ -231,13 +232,14 @@ export function lockContractSuite(name: string, factory: LockFactory, options: C
 
     it('bad input raises InvalidOptionError naming the value, and writes nothing', async () => {
       const { a, key } = await setup();
-      const badKeys: unknown[] = ['', 42, null, undefined, {}, 'x'.repeat(2_000)];
+      // Lone surrogates: Redis and etcd would store all of these as U+FFFD, one lock for three keys.
+      const badKeys: unknown[] = ['', 42, null, undefined, {}, 'x'.repeat(2_000), '\ud800', '\udfff', `${key}\ud800`];
       for (const bad of badKeys) {
         await expect(a.tryLock(bad as string)).rejects.toBeInstanceOf(InvalidOptionError);
         await expect(a.lock(bad as string)).rejects.toBeInstanceOf(InvalidOptionError);
         await expect(a.isLocked(bad as string)).rejects.toBeInstanceOf(InvalidOptionError);
       }
-      const badTtls: unknown[] = [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 1.5, '10'];
+      const badTtls: unknown[] = [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 1.5, '10', MAX_TTL_MS + 1, 2 ** 53];
       for (const ttl of badTtls) {
         const error = await a.tryLock(key, { ttl: ttl as number }).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(InvalidOptionError);
@@ -253,9 +255,33 @@ export function lockContractSuite(name: string, factory: LockFactory, options: C
       expect(await a.isLocked(key)).toBe(false);
       const h = (await a.tryLock(key))!;
       await expect(h.extend(-5)).rejects.toBeInstanceOf(InvalidOptionError);
+      await expect(h.extend(MAX_TTL_MS + 1)).rejects.toBeInstanceOf(InvalidOptionError);
       await expect(a.unlock({ key } as unknown as LockHandle)).rejects.toBeInstanceOf(InvalidOptionError);
       expect(h.held).toBe(true);
       await h.release();
+    });
+
+    it('the longest ttl (2^31 - 1 ms) holds the key without timer overflow', async () => {
+      const { a, b, key } = await setup();
+      const warnings: Error[] = [];
+      const onWarning = (w: Error): void => void warnings.push(w);
+      process.on('warning', onWarning);
+      try {
+        const h = (await a.tryLock(key, { ttl: MAX_TTL_MS }))!;
+        expect(h.held).toBe(true);
+        const stop = (a as { autoRenew?: (h: LockHandle) => () => void }).autoRenew?.(h);
+        // An overflowing timer fires after ~1 ms: this is long enough for the key to be taken.
+        await sleep(200);
+        expect(await b.tryLock(key)).toBeNull();
+        expect(await a.tryLock(key)).toBeNull();
+        expect(h.held).toBe(true);
+        expect(h.signal.aborted).toBe(false);
+        stop?.();
+        await h.release();
+      } finally {
+        process.off('warning', onWarning);
+      }
+      expect(warnings.filter((w) => w.name === 'TimeoutOverflowWarning')).toEqual([]);
     });
 
     it('close() releases held locks, fails later calls with LockClosedError, and is idempotent', async () => {
