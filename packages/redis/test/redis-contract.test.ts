@@ -16,4 +16,9 @@ afterAll(async () => {
 lockContractSuite('RedisLock (standalone)', () => new RedisLock({ host: server.host, port: server.port }), {
   fifo: true,
   wakeupBudgetMs: 200,
+  outage: {
+    servers: () => [server],
+    factory: ([port], options) => new RedisLock({ host: '127.0.0.1', port }, { operationTimeout: 1_000, ...options }),
+    callTimeoutMs: 1_000,
+  },
 });

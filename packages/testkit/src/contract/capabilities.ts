@@ -1,4 +1,5 @@
 import type { DistributedLock } from '@dlock/core';
+import type { OutageFixture } from './outage-contract-suite.js';
 
 /** What the contract suite may expect of a backend. Flags, not forked tests. */
 export interface ContractOptions {
@@ -8,6 +9,11 @@ export interface ContractOptions {
   shortTtl?: number;
   /** Most ms a waiter may take to notice a release. @default 1_000 */
   wakeupBudgetMs?: number;
+  /**
+   * Runs the outage contract too: a backend with a server gives a way to reach it through
+   * loopback proxies that can refuse connections. (The in-process memory backend has no outage.)
+   */
+  outage?: OutageFixture;
 }
 
 /** Resolved: options merged with the backend's own `capabilities`. */

@@ -13,6 +13,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { uniqueKey, waitFor } from '../util.js';
 import { resolveContract, type ContractOptions, type ResolvedContract } from './capabilities.js';
+import { outageContractSuite } from './outage-contract-suite.js';
 
 /** Makes a new, independent lock instance (its own connection where the backend has one). */
 export type LockFactory = () => DistributedLock | Promise<DistributedLock>;
@@ -27,6 +28,7 @@ export type LockFactory = () => DistributedLock | Promise<DistributedLock>;
  * ```
  */
 export function lockContractSuite(name: string, factory: LockFactory, options: ContractOptions = {}): void {
+  if (options.outage !== undefined) outageContractSuite(name, factory, options.outage);
   describe(`${name}: lock contract`, () => {
     const opened: DistributedLock[] = [];
     const open = async (): Promise<DistributedLock> => {

@@ -17,6 +17,18 @@ export interface TcpProxy {
    */
   hold(): void;
   heal(): void;
+  /**
+   * The server side goes away: every connection is cut and new ones are refused (the listener
+   * closes, so clients see `ECONNREFUSED`) until {@link up}.
+   */
+  down(): Promise<void>;
+  /** Accepts connections again, on the same port. */
+  up(): Promise<void>;
+  /**
+   * While `true`, bytes from the server to clients are dropped (requests still arrive): a reply
+   * lost on the way back, as when a link fails after the server acted.
+   */
+  dropReplies: boolean;
   /** Closes the listener and every connection. */
   stop(): Promise<void>;
 }
@@ -77,7 +89,7 @@ class Pipe {
  * ```
  */
 export async function startTcpProxy(target: { host?: string; port: number }, options: TcpProxyOptions = {}): Promise<TcpProxy> {
-  const state = { delay: options.delay ?? 0, held: false };
+  const state = { delay: options.delay ?? 0, held: false, dropReplies: false };
   const links = new Set<{ client: net.Socket; upstream: net.Socket; pipes: Pipe[] }>();
 
   const server = net.createServer((client) => {
@@ -94,7 +106,9 @@ export async function startTcpProxy(target: { host?: string; port: number }, opt
       upstream.destroy();
     };
     client.on('data', (chunk: Buffer) => toServer.push(chunk));
-    upstream.on('data', (chunk: Buffer) => toClient.push(chunk));
+    upstream.on('data', (chunk: Buffer) => {
+      if (!state.dropReplies) toClient.push(chunk);
+    });
     for (const socket of [client, upstream]) {
       socket.setNoDelay(true);
       socket.on('error', close);
@@ -104,13 +118,15 @@ export async function startTcpProxy(target: { host?: string; port: number }, opt
     }
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  const listen = (port: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  await listen(0);
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('proxy: no TCP address');
 
@@ -146,9 +162,24 @@ export async function startTcpProxy(target: { host?: string; port: number }, opt
       state.held = false;
       for (const link of links) for (const pipe of link.pipes) pipe.flush();
     },
+    async down() {
+      if (!server.listening) return;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      destroyAll();
+      await closed;
+    },
+    async up() {
+      if (!server.listening) await listen(address.port);
+    },
+    get dropReplies() {
+      return state.dropReplies;
+    },
+    set dropReplies(drop: boolean) {
+      state.dropReplies = drop;
+    },
     async stop() {
       destroyAll();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
