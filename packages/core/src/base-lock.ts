@@ -251,7 +251,8 @@ export abstract class BaseLock implements DistributedLock, AsyncDisposable {
           ticket = this.#waiters.enqueue(key);
           ticket.offer = { token, ttl: o.ttl };
         }
-        if (!watching) {
+        // Subscribe once the backend answers: during an outage the subscription would only fail too.
+        if (!watching && !outage.active) {
           try {
             await this.#watch(key);
             watching = true;
@@ -290,6 +291,9 @@ export abstract class BaseLock implements DistributedLock, AsyncDisposable {
     const h = this.#own(handle);
     this.#assertOpen('unlock', h.key);
     if (h.state === 'released') throw new LockNotHeldError(h.key, 'it was already released', { backend: this.backend });
+    // Reported lost already (the expiry path also gave the key back): the truth needs no I/O,
+    // and a release latch that expiry path left must not make it look released.
+    if (h.state === 'lost') throw new LockNotHeldError(h.key, 'it was lost before release', { backend: this.backend, cause: h.signal.reason });
     // Stop renewing first: a release that fails midway must not leave the watchdog extending
     // a lock its owner asked to give up (it then simply expires).
     this.#watchdog.remove(h);

@@ -34,6 +34,11 @@ const escapable = /[%}]/g;
  * // { lock: 'dlock:{device:42}', fence: 'dlock:{device:42}:fence', channel: 'dlock:{device:42}:released' }
  * ```
  */
+/** The latch a release of `token` leaves behind briefly (see `release.lua`): `<lock>:released:<token>`. */
+export function releaseLatchKey(keys: RedisLockKeys, token: string): string {
+  return `${keys.channel}:${token}`;
+}
+
 export function redisLockKeys(prefix: string, key: string): RedisLockKeys {
   const tag = needsEscape.test(key) ? key.replace(escapable, (c) => (c === '%' ? '%25' : '%7D')) : key;
   const lock = `${prefix}:{${tag}}`;

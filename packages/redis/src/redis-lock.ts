@@ -12,12 +12,13 @@ import {
 } from '@dlock/core';
 import type { RedisOptions } from 'ioredis';
 import { resolveClient, whenConnected } from './client.js';
-import { redisLockKeys, type RedisLockKeys } from './keys.js';
+import { redisLockKeys, releaseLatchKey, type RedisLockKeys } from './keys.js';
 import { ReleaseSubscriber } from './release-subscriber.js';
 import { renewBatch } from './renew-batch.js';
 import { parseAcquire, parseFlag, parseInspect } from './replies.js';
 import { redisLockScripts, type LuaScript } from './scripts.js';
 import { SharedTimeout, withTimeout } from './timeout.js';
+import { isTransientRedisError } from './transient.js';
 import type { RedisLockClient, ScriptArg } from './types.js';
 
 /** Options of {@link RedisLock}. */
@@ -96,6 +97,8 @@ export class RedisLock extends BaseLock {
   readonly fenceRetention: number;
   readonly #ownsClient: boolean;
   readonly #lastConnectionError: () => Error | undefined;
+  /** Removes the listeners this lock added to a client it does not own. */
+  readonly #detachClient: () => void;
   readonly #subscriber: ReleaseSubscriber;
   readonly #timeout: SharedTimeout;
   /** Published with this instance's releases: its subscriber skips them (see releaseOnce). */
@@ -121,6 +124,7 @@ export class RedisLock extends BaseLock {
     this.client = resolved.client;
     this.#ownsClient = resolved.owned;
     this.#lastConnectionError = resolved.lastConnectionError;
+    this.#detachClient = resolved.dispose;
     this.#timeout = new SharedTimeout(this.operationTimeout);
     this.#subscriber = new ReleaseSubscriber(
       () => this.client.duplicate(),
@@ -155,14 +159,16 @@ export class RedisLock extends BaseLock {
   }
 
   /**
-   * Owner-checked delete and publish. A successful release wakes this instance's next waiter
+   * Owner-checked delete and publish, safe to re-send: a copy that ioredis sends again after a
+   * reconnect finds the release latch its first run left and reports the release, not a loss.
+   * A successful release wakes this instance's next waiter
    * for the key at once, a pub/sub round trip sooner than its own message would, which it
    * recognises by the instance id and skips. Other processes act on the message.
    */
   protected async releaseOnce(lock: HeldLock): Promise<boolean> {
     const keys = this.#keysOf(lock);
-    const reply = await this.#call(redisLockScripts.release, [keys.lock, lock.token, keys.channel, this.#instanceId]);
-    const released = parseFlag('release', reply);
+    const args = [keys.lock, releaseLatchKey(keys, lock.token), lock.token, keys.channel, this.#instanceId, this.#latchMs];
+    const released = parseFlag('release', await this.#call(redisLockScripts.release, args));
     if (released) this.notifyReleased(lock.key);
     return released;
   }
@@ -214,7 +220,11 @@ export class RedisLock extends BaseLock {
 
   protected override async closeBackend(): Promise<void> {
     this.#subscriber.close();
-    if (!this.#ownsClient) return;
+    if (!this.#ownsClient) {
+      // Yours stays open, with the listeners it had before this lock.
+      this.#detachClient();
+      return;
+    }
     try {
       await withTimeout(this.client.quit(), this.operationTimeout, 'quit');
     } catch {
@@ -222,6 +232,19 @@ export class RedisLock extends BaseLock {
     } finally {
       this.client.disconnect();
     }
+  }
+
+  /**
+   * How long a release latch lives: longer than any copy of the release can still be answered
+   * to a caller waiting for it (each call gives up after `operationTimeout`).
+   */
+  get #latchMs(): number {
+    return this.operationTimeout * 2;
+  }
+
+  /** Connection failures and timeouts may pass; an error reply such as NOAUTH will not. */
+  protected override isTransientError(error: unknown): boolean {
+    return isTransientRedisError(error);
   }
 
   #call(script: LuaScript, args: readonly ScriptArg[]): Promise<unknown> {
@@ -240,7 +263,8 @@ export class RedisLock extends BaseLock {
    */
   #releaseLater(keys: RedisLockKeys, token: string): void {
     // Published with an empty message: this instance's own waiters must hear of it too.
-    redisLockScripts.release.run(this.client, [keys.lock, token, keys.channel, '']).catch(() => undefined);
+    const args = [keys.lock, releaseLatchKey(keys, token), token, keys.channel, '', this.#latchMs];
+    redisLockScripts.release.run(this.client, args).catch(() => undefined);
   }
 }
 

@@ -74,8 +74,11 @@ export const redisLockScripts = Object.freeze({
    * current holder's token. Returns `{1, fence}` or `{0, pttl}`.
    */
   acquire: new LuaScript('acquire', acquireLua, 2),
-  /** KEYS: lock. ARGV: token, channel, message. Returns 1 (deleted and published) or 0 (not held). */
-  release: new LuaScript('release', releaseLua, 1),
+  /**
+   * KEYS: lock, release latch (`releaseLatchKey`). ARGV: token, channel, message, latch ms.
+   * Returns 1 (deleted and published, or already released by this token) or 0 (not held).
+   */
+  release: new LuaScript('release', releaseLua, 2),
   /** KEYS: lock, fence. ARGV: token, ttl, fence keep (ttl + retention). Returns 1 (extended) or 0 (lost). */
   renew: new LuaScript('renew', renewLua, 2),
   /** KEYS: lock, fence. Returns nil or `{token, pttl, fence}`. */
