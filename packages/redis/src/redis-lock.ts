@@ -76,10 +76,9 @@ export const defaultRedisLockOptions = Object.freeze({ prefix: 'dlock', operatio
  *
  * @example
  * ```ts
- * import { Redis } from 'ioredis';
  * import { RedisLock } from '@dlock/redis';
  *
- * const lock = new RedisLock(new Redis('redis://127.0.0.1:6379'), { prefix: 'myapp' });
+ * await using lock = new RedisLock('redis://127.0.0.1:6379', { prefix: 'myapp' }); // closed at block end
  * await using handle = await lock.lock('invoice:42', { ttl: 10_000, waitTimeout: 5_000 });
  * await db.invoices.update(42, { status: 'paid' }, { fence: handle.fencingToken });
  * ```
@@ -209,7 +208,7 @@ export class RedisLock extends BaseLock {
     this.#subscriber.unwatch(redisLockKeys(this.prefix, key).channel);
   }
 
-  /** While an owned client cannot connect, a failure names the connection error behind it. */
+  /** While the client cannot connect, a failure names the connection error behind it. */
   protected override wrapError(operation: string, key: string, error: unknown): Error {
     const last = this.#lastConnectionError();
     if (last === undefined || !(error instanceof Error) || error === last || error instanceof DlockError) {
