@@ -122,3 +122,19 @@ describe('RedisLock: commands re-sent after a lost reply', () => {
     expect(pttl).toBeLessThanOrEqual(lock.operationTimeout * 2);
   });
 });
+
+describe('RedisLock: an answer slower than the lease', () => {
+  it('tryLock of a free key says the answer came too late (not null), and leaves the key free', async () => {
+    const lock = await throughProxy();
+    const key = uniqueKey();
+    proxy.delay = 150; // each way: the round trip (~300 ms) outlasts the 200 ms lease
+    const error = await lock.tryLock(key, { ttl: 200 }).catch((e: unknown) => e);
+    proxy.delay = 0;
+    expect(error).toBeInstanceOf(LockBackendError);
+    expect((error as Error).message).toMatch(/answer came \d+ ms after the request, when its 200 ms lease had already run out/);
+    await waitFor(async () => (await admin.exists(lock.keysFor(key).lock)) === 0, 2_000);
+    const h = await lock.tryLock(key, { ttl: 10_000 });
+    expect(h).not.toBeNull();
+    await h!.release();
+  });
+});
