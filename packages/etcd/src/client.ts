@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '@dlock/core';
-import { Etcd3, type IOptions, type KVClient, type LeaseClient, type WatchBuilder } from 'etcd3';
+import { Etcd3, GRPCUnavailableError, type IOptions, type KVClient, type LeaseClient, type WatchBuilder } from 'etcd3';
 import { isTransientEtcdError } from './errors.js';
 
 /**
@@ -32,16 +32,19 @@ type WatchBackoff = NonNullable<FaultHandling['watchBackoff']>;
  */
 export interface EtcdClientTuning {
   /**
-   * Deadline of one attempt of one unary call (txn, range, lease grant/revoke), in ms. Each
-   * retry gets a fresh deadline, so a member that is paused or partitioned costs one attempt,
-   * not the whole call.
+   * The longest one unary call (txn, range, lease grant/revoke) takes, all its attempts
+   * included, in ms. Against an etcd that cannot be reached (connection refused, no route,
+   * a server that does not answer) the call fails after this long with a `GRPCUnavailableError`
+   * that names the last failure (e.g. `connect ECONNREFUSED 127.0.0.1:2379`). Each attempt has
+   * its own deadline: the whole `callTimeout` with one host; with several, half of it, so that
+   * a paused or partitioned member leaves time to try another one.
    * @default 2_000
    */
   callTimeout?: number;
   /**
-   * How many attempts a unary call makes on transient errors (unreachable member, no leader,
-   * leader changed, deadline), each on the next member, with backoff from 25 ms up to 500 ms.
-   * Twelve attempts span about 4 s: enough to ride out an election.
+   * The most attempts a unary call makes on transient errors (unreachable member, no leader,
+   * leader changed, deadline) within its `callTimeout`, each on the next member, with backoff
+   * from 25 ms up to 500 ms.
    * @default 12
    */
   attempts?: number;
@@ -58,16 +61,18 @@ export interface EtcdClientTuning {
 export const defaultEtcdClientTuning = Object.freeze({ callTimeout: 2_000, attempts: 12 });
 
 /**
- * etcd3 client options that let locking resume within about 3 s of a leader change. The
- * caller's options win (a partial `faultHandling` is merged field by field).
+ * etcd3 client options that let locking resume within about 3 s of a leader change, and make
+ * a call against an unreachable etcd fail within `callTimeout`. The caller's options win (a
+ * partial `faultHandling` is merged field by field).
  *
  * What it changes, and why: etcd3's default puts a circuit breaker on every member that opens
  * after three consecutive failures for 5 s. While a new leader is elected, every member answers
  * "no leader" or "leader changed", so all breakers open and every call fails for about 12 s
  * even though a new leader is ready in about 1.3 s. Here members are never blocked; instead a
  * call is retried on transient errors with a short backoff, each attempt on the next member and
- * with its own deadline (a per-call deadline set once would be spent by the first attempt), and
- * watch streams reconnect after 50 ms to 1 s instead of up to 30 s.
+ * with its own deadline (a per-call deadline set once would be spent by the first attempt),
+ * until the call's `callTimeout` is spent; and watch streams reconnect after 50 ms to 1 s
+ * instead of up to 30 s.
  *
  * Use it when you create the `Etcd3` client yourself and pass it to a lock.
  *
@@ -83,14 +88,16 @@ export const defaultEtcdClientTuning = Object.freeze({ callTimeout: 2_000, attem
 export function etcdClientOptions(options: IOptions, tuning: EtcdClientTuning = {}): IOptions {
   const callTimeout = tuning.callTimeout ?? defaultEtcdClientTuning.callTimeout;
   const attempts = tuning.attempts ?? defaultEtcdClientTuning.attempts;
+  const severalHosts = Array.isArray(options.hosts) && options.hosts.length > 1;
+  const attemptTimeout = severalHosts ? Math.max(1, Math.round(callTimeout / 2)) : callTimeout;
   return {
     ...options,
     defaultCallOptions:
       options.defaultCallOptions ??
-      ((context) => (context.isStream ? {} : { deadline: Date.now() + callTimeout })),
+      ((context) => (context.isStream ? {} : { deadline: Date.now() + attemptTimeout })),
     faultHandling: {
       host: () => passThroughPolicy,
-      global: retryPolicy(attempts),
+      global: retryPolicy(attempts, callTimeout),
       watchBackoff: exponentialBackoff(50, 1_000),
       ...options.faultHandling,
     },
@@ -138,25 +145,64 @@ const passThroughPolicy: Policy = {
     fn({ signal: signal ?? new AbortController().signal }),
 };
 
-/** Retries transient failures `attempts` times with jittered exponential backoff (25 ms to 500 ms). */
-function retryPolicy(attempts: number): Policy {
+/**
+ * Retries transient failures up to `attempts` times with jittered exponential backoff (25 ms
+ * to 500 ms), within `callTimeout` ms from the call's start: an attempt still running then is
+ * abandoned (its grpc deadline ends it), and no attempt starts that could not begin before.
+ */
+function retryPolicy(attempts: number, callTimeout: number): Policy {
   return {
     _altReturn: undefined as never,
     onSuccess: noEvent,
     onFailure: noEvent,
     execute: async <T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T, signal?: AbortSignal): Promise<T> => {
       const context = { signal: signal ?? new AbortController().signal };
+      const endsAt = performance.now() + callTimeout;
+      let lastError: unknown;
       for (let attempt = 1; ; attempt++) {
         try {
-          return await fn(context);
+          return await beforeDeadline(fn(context), endsAt - performance.now());
         } catch (error) {
+          if (error === OUT_OF_TIME) throw unreachable(callTimeout, attempt, lastError);
           if (attempt >= attempts || !isTransientEtcdError(error) || context.signal.aborted) throw error;
+          lastError = error;
           const base = Math.min(500, 25 * 2 ** (attempt - 1));
-          await new Promise((resolve) => setTimeout(resolve, base / 2 + Math.random() * (base / 2)));
+          const pause = base / 2 + Math.random() * (base / 2);
+          if (performance.now() + pause >= endsAt) throw unreachable(callTimeout, attempt, error);
+          await new Promise((resolve) => setTimeout(resolve, pause));
         }
       }
     },
   };
+}
+
+/** Rejection of {@link beforeDeadline} when time ran out (never seen outside this module). */
+const OUT_OF_TIME = Symbol('out of time');
+
+/** `work`, or a rejection with {@link OUT_OF_TIME} if it has not settled within `ms`. */
+async function beforeDeadline<T>(work: PromiseLike<T> | T, ms: number): Promise<T> {
+  const attempt = Promise.resolve(work);
+  let timer: NodeJS.Timeout | undefined;
+  const timeUp = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(OUT_OF_TIME), Math.max(0, ms))));
+  attempt.catch(() => undefined); // an abandoned attempt may still fail later: not unhandled
+  try {
+    return await Promise.race([attempt, timeUp]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A call's `callTimeout` ran out while etcd failed or did not answer. The message names the last
+ * failure (`connect ECONNREFUSED ...`, `no leader`, a deadline), which is also the `cause`.
+ */
+function unreachable(callTimeout: number, attempts: number, lastError: unknown): GRPCUnavailableError {
+  const last = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
+  const error = new GRPCUnavailableError(
+    `etcd unavailable: no answer within callTimeout (${callTimeout} ms, ${attempts} attempt${attempts === 1 ? '' : 's'})${last}`,
+  );
+  if (lastError !== undefined) Object.defineProperty(error, 'cause', { value: lastError, configurable: true, writable: true });
+  return error;
 }
 
 /**

@@ -1,12 +1,18 @@
 import { LockBackendError } from '@dlock/core';
 import {
+  EtcdAuthenticationFailedError,
+  EtcdInvalidAuthTokenError,
   EtcdLeaseInvalidError,
+  EtcdPermissionDeniedError,
   EtcdWatchStreamEnded,
   GRPCAbortedError,
   GRPCCancelledError,
   GRPCDeadlineExceededError,
   GRPCInternalError,
+  GRPCInvalidArgumentError,
+  GRPCNotImplementedError,
   GRPCResourceExhastedError,
+  GRPCUnauthenticatedError,
   GRPCUnavailableError,
   GRPCUnknownError,
 } from 'etcd3';
@@ -63,6 +69,22 @@ export function isTransientEtcdError(error: unknown): boolean {
     error instanceof GRPCResourceExhastedError ||
     error instanceof GRPCAbortedError ||
     error instanceof EtcdWatchStreamEnded
+  );
+}
+
+/**
+ * Whether `error` is one that waiting cannot cure: bad credentials, a missing permission, a
+ * request etcd refuses as invalid. A waiting `lock()` gives up on these at once; anything else
+ * (unreachable, slow, between leaders, a lost waiter lease) it retries until its deadline.
+ */
+export function isPermanentEtcdError(error: unknown): boolean {
+  return (
+    error instanceof GRPCUnauthenticatedError ||
+    error instanceof EtcdAuthenticationFailedError ||
+    error instanceof EtcdInvalidAuthTokenError ||
+    error instanceof EtcdPermissionDeniedError ||
+    error instanceof GRPCInvalidArgumentError ||
+    error instanceof GRPCNotImplementedError
   );
 }
 

@@ -9,10 +9,10 @@ import {
 import type { IOptions } from 'etcd3';
 import { resolveEtcdClient, type EtcdClient } from './client.js';
 import type { KeyEntry } from './entry.js';
-import { EtcdLeaseLostError, isTransientEtcdError } from './errors.js';
+import { EtcdLeaseLostError, isPermanentEtcdError, isTransientEtcdError } from './errors.js';
 import { LeasePool, type PooledLease } from './lease-pool.js';
 import { leaseSentinelKey } from './keys.js';
-import { createRevisionIs, deleteOp, getOp, putOp, rangeKvs } from './ops.js';
+import { createRevisionIs, deleteOp, getOp, putOp, rangeKvs, valueIs } from './ops.js';
 import { resolveEtcdOptions, type EtcdLockOptions } from './options.js';
 
 /** etcd's smallest lease TTL with default settings: ceil(1.5 × 1 s election timeout) = 2 s. */
@@ -21,7 +21,7 @@ const ETCD_MIN_TTL_MS = 2_000;
 /** Renewal checks of this many keys go in one read-only txn (etcd's default limit is 128 ops). */
 const KEYS_PER_CHECK = 64;
 
-/** Sentinel: a retried step ran into the caller's deadline. */
+/** Sentinel: a wait ran into the caller's deadline. */
 export const TIMED_OUT = Symbol('timed out');
 
 /**
@@ -131,28 +131,47 @@ export abstract class EtcdLockBase extends BaseLock {
     await firstAttempt;
   }
 
-  /** Owner-checked delete of `entry`'s key: `true` if it was ours and is now gone. */
+  /**
+   * Owner-checked delete of `entry`'s key: `true` if it was ours (its value is our token, and its
+   * create revision ours when known) and is now gone.
+   */
   protected async deleteKey(entry: KeyEntry): Promise<boolean> {
-    // rev 0: the put's answer never came, so the key may exist with a revision we do not know.
-    // Only this instance writes this exact key (lease + name + local slot), and a slot is not
-    // reused before this delete is over, so deleting it blindly is safe.
-    const response = await this.client.kv.txn(
-      entry.rev === 0n
-        ? { success: [deleteOp(entry.key)] }
-        : { compare: [createRevisionIs(entry.key, entry.rev)], success: [deleteOp(entry.key)] },
-    );
-    return response.succeeded && (entry.rev === 0n || response.responses[0]?.response_delete_range?.deleted !== '0');
+    // rev 0: the put's answer never came, so the key may exist with a revision we do not know;
+    // the token still tells whether it is ours.
+    const compare = [valueIs(entry.key, entry.token)];
+    if (entry.rev !== 0n) compare.push(createRevisionIs(entry.key, entry.rev));
+    const response = await this.client.kv.txn({ compare, success: [deleteOp(entry.key)] });
+    return response.succeeded;
   }
 
-  /** For each entry, whether its key still exists with its create revision (one txn per 64 keys). */
-  protected async keysAreOurs(entries: readonly KeyEntry[]): Promise<boolean[]> {
+  /**
+   * For each held lock, whether its key still exists with its create revision and holds the
+   * handle's token (one read-only txn per 64 keys). Pass only locks `#entryOf` accepted.
+   */
+  protected async keysAreOurs(locks: readonly HeldLock[]): Promise<boolean[]> {
     const results: boolean[] = [];
-    for (let i = 0; i < entries.length; i += KEYS_PER_CHECK) {
-      const chunk = entries.slice(i, i + KEYS_PER_CHECK);
-      const response = await this.client.kv.txn({ success: chunk.map((e) => getOp(e.key, true)) });
-      chunk.forEach((e, j) => results.push(rangeKvs(response, j)[0]?.create_revision === e.rev.toString()));
+    for (let i = 0; i < locks.length; i += KEYS_PER_CHECK) {
+      const chunk = locks.slice(i, i + KEYS_PER_CHECK);
+      const response = await this.client.kv.txn({ success: chunk.map((l) => getOp((l.data as KeyEntry).key)) });
+      chunk.forEach((l, j) => {
+        const kv = rangeKvs(response, j)[0];
+        results.push(
+          kv !== undefined && kv.create_revision === (l.data as KeyEntry).rev.toString() && kv.value.toString('utf8') === l.token,
+        );
+      });
     }
     return results;
+  }
+
+  /**
+   * The entry of `lock` when `lock` is a handle this instance gave out: its entry is one this
+   * instance tracks and carries the handle's token. A handle put together by hand (another
+   * holder's key or entry with some other token) gets `undefined`: it owns nothing here, and
+   * nothing of the real holder's is touched. etcd checks the token again in every txn.
+   */
+  #entryOf(lock: HeldLock): KeyEntry | undefined {
+    const entry = lock.data as KeyEntry | undefined;
+    return entry !== undefined && this.#entries.has(entry) && entry.token === lock.token ? entry : undefined;
   }
 
   /**
@@ -175,14 +194,14 @@ export abstract class EtcdLockBase extends BaseLock {
   }
 
   /**
-   * Retries `step` on transient errors (backoff 50 ms to 1 s) until it succeeds, `deadline`
-   * passes (then `TIMED_OUT`), `signal` aborts, the entry is lost, or errors have kept
-   * coming for `budgetMs`.
+   * Retries `step` on transient errors (backoff 50 ms to 1 s) until it succeeds, `signal`
+   * aborts, the entry is lost, or the errors outlast `deadline` or `budgetMs`: then the last
+   * error is thrown, so that `lock()` reports why it did not acquire instead of a bare timeout.
    */
   protected async retrying<T>(
     step: () => Promise<T>,
     o: { deadline: number; signal: AbortSignal; budgetMs: number; entry?: KeyEntry },
-  ): Promise<T | typeof TIMED_OUT> {
+  ): Promise<T> {
     let failingSince: number | undefined;
     for (let attempt = 0; ; attempt++) {
       if (o.entry?.lost !== undefined) throw o.entry.lost;
@@ -193,8 +212,7 @@ export abstract class EtcdLockBase extends BaseLock {
         if (!isTransientEtcdError(error)) throw error;
         const now = this.clock.now();
         failingSince ??= now;
-        if (now - failingSince >= o.budgetMs) throw error;
-        if (now >= o.deadline) return TIMED_OUT;
+        if (now - failingSince >= o.budgetMs || now >= o.deadline) throw error;
         await abortableDelay(Math.min(1_000, 50 * 2 ** attempt, o.deadline - now), o.signal);
       }
     }
@@ -211,12 +229,12 @@ export abstract class EtcdLockBase extends BaseLock {
   // ---- BaseLock primitives shared by both locks ---------------------------------------------
 
   protected async releaseOnce(lock: HeldLock): Promise<boolean> {
-    const entry = lock.data as KeyEntry;
-    if (entry.state !== 'held') return false;
+    const entry = this.#entryOf(lock);
+    if (entry?.state !== 'held') return false;
     entry.state = 'releasing';
     let released: boolean;
     try {
-      released = await this.#deleteOwnKey(entry);
+      released = await this.#deleteOwnKey(entry, lock.token);
     } catch (error) {
       entry.state = 'held'; // still ours as far as we know: unlock() may be called again
       throw error;
@@ -231,11 +249,11 @@ export abstract class EtcdLockBase extends BaseLock {
    * key to that lease (same key, same create revision, so the fencing token is unchanged).
    */
   protected async renewOnce(lock: HeldLock, ttl: number): Promise<boolean> {
-    const entry = lock.data as KeyEntry;
-    if (entry.state !== 'held') return false;
+    const entry = this.#entryOf(lock);
+    if (entry?.state !== 'held') return false;
     const startedAt = this.clock.now();
-    if (LeasePool.seconds(ttl) !== entry.lease.seconds) return this.#moveToLease(entry, ttl, startedAt);
-    const [alive, [ours]] = await Promise.all([this.#leaseAlive(entry.lease, startedAt), this.keysAreOurs([entry])]);
+    if (LeasePool.seconds(ttl) !== entry.lease.seconds) return this.#moveToLease(entry, lock.token, ttl, startedAt);
+    const [alive, [ours]] = await Promise.all([this.#leaseAlive(entry.lease, startedAt), this.keysAreOurs([lock])]);
     return alive && ours === true;
   }
 
@@ -246,17 +264,18 @@ export abstract class EtcdLockBase extends BaseLock {
     const batch = new Map<HeldLock, number>();
     const leases = new Map<PooledLease, Promise<boolean | Error>>();
     for (const lock of locks) {
-      const entry = lock.data as KeyEntry;
-      if (entry.state !== 'held' || LeasePool.seconds(lock.ttl) !== entry.lease.seconds) continue;
+      const entry = this.#entryOf(lock);
+      if (entry?.state !== 'held' || LeasePool.seconds(lock.ttl) !== entry.lease.seconds) continue;
       batch.set(lock, batch.size);
       if (!leases.has(entry.lease)) leases.set(entry.lease, this.#leaseAlive(entry.lease, startedAt).catch(asError));
     }
-    const owned = this.keysAreOurs([...batch.keys()].map((l) => l.data as KeyEntry)).catch(asError);
+    const owned = this.keysAreOurs([...batch.keys()]).catch(asError);
     const [ours, ...alive] = await Promise.all([owned, ...leases.values()]);
     const aliveOf = new Map([...leases.keys()].map((lease, i) => [lease, alive[i]!]));
     return Promise.all(
       locks.map(async (lock): Promise<boolean | Error> => {
-        const entry = lock.data as KeyEntry;
+        const entry = this.#entryOf(lock);
+        if (entry === undefined) return false;
         // A release under way decides this lock's fate: neither extend its validity (nothing was
         // confirmed) nor report it lost; the watchdog just tries again later.
         if (entry.state === 'releasing') return new Error('a release of this lock is under way');
@@ -275,10 +294,15 @@ export abstract class EtcdLockBase extends BaseLock {
   /** A lost lock's key is deleted if it may still exist (it expired here, not in etcd). */
   protected override reportLost(lock: HeldLock, reason: string, cause?: unknown): void {
     super.reportLost(lock, reason, cause);
-    const entry = lock.data as KeyEntry;
-    if (entry.state !== 'held') return;
+    const entry = this.#entryOf(lock);
+    if (entry?.state !== 'held') return;
     if (entry.lease.state === 'alive') void this.removeEntry(entry);
     else this.#finish(entry);
+  }
+
+  /** A waiting `lock()` retries everything but bad credentials, missing permissions and invalid requests. */
+  protected override isTransientError(error: unknown): boolean {
+    return !isPermanentEtcdError(error);
   }
 
   protected override async closeBackend(): Promise<void> {
@@ -299,16 +323,18 @@ export abstract class EtcdLockBase extends BaseLock {
   // ---- internals ----------------------------------------------------------------------------
 
   /**
-   * The release txn: `If(createRevision(key) == rev) Then(delete key) Else(get key)`. A miss is
-   * not always a loss: the client retries a call whose answer was lost (a member paused or
+   * The release txn: `If(createRevision(key) == rev && value(key) == token) Then(delete key)
+   * Else(get key)`. Ownership is the token: the create revision is the public fencing token, so
+   * it alone would let anyone who read it (inspect()) delete the holder's key. A miss is not
+   * always a loss: the client retries a call whose answer was lost (a member paused or
    * partitioned mid-call), and the retry finds the key its own first attempt deleted. So a
    * missing key counts as released while our lease lives (only a lease's end, or another client
    * deleting our key, removes it otherwise); it counts as lost when etcd says the lease is gone,
-   * or when the key now belongs to someone else.
+   * or when the key now holds another token or revision.
    */
-  async #deleteOwnKey(entry: KeyEntry): Promise<boolean> {
+  async #deleteOwnKey(entry: KeyEntry, token: string): Promise<boolean> {
     const response = await this.client.kv.txn({
-      compare: [createRevisionIs(entry.key, entry.rev)],
+      compare: [createRevisionIs(entry.key, entry.rev), valueIs(entry.key, token)],
       success: [deleteOp(entry.key)],
       failure: [getOp(entry.key, true)],
     });
@@ -332,17 +358,18 @@ export abstract class EtcdLockBase extends BaseLock {
   }
 
   /**
-   * Re-puts the key with the lease for `ttl` (same value; a put keeps the create revision). An
-   * `EtcdMutex` key keeps its name, which then names the old lease: harmless, since Go's Mutex
-   * and ours only compare create revisions, and this instance queues once per name.
+   * Re-puts the key with the lease for `ttl` (same value; a put keeps the create revision), if
+   * it still holds `token` at our create revision. An `EtcdMutex` key keeps its name, which then
+   * names the old lease: harmless, since Go's Mutex and ours only compare create revisions, and
+   * this instance queues once per name.
    */
-  async #moveToLease(entry: KeyEntry, ttl: number, startedAt: number): Promise<boolean> {
+  async #moveToLease(entry: KeyEntry, token: string, ttl: number, startedAt: number): Promise<boolean> {
     const target = await this.pool.use(ttl);
     try {
       const [response] = await Promise.all([
         this.client.kv.txn({
-          compare: [createRevisionIs(entry.key, entry.rev)],
-          success: [putOp(entry.key, entry.token, target.id)],
+          compare: [createRevisionIs(entry.key, entry.rev), valueIs(entry.key, token)],
+          success: [putOp(entry.key, token, target.id)],
         }),
         this.#leaseAlive(target, startedAt),
       ]);

@@ -163,21 +163,20 @@ export class EtcdMutex extends EtcdLockBase {
       if (error instanceof LockAcquireTimeoutError) return NOT_ACQUIRED;
       throw error;
     }
-    // A run of transient failures longer than this fails the call (with the client's error).
+    // Once our key may be in the queue, transient failures are retried here (a retry keeps our
+    // place) for at most this long, and never past the deadline; then the client's error is
+    // thrown. Before that (the lease grant), a failure is thrown at once: lock() decides whether
+    // to try again, as it does for EtcdLock.
     const retry = { deadline, signal, budgetMs: Math.max(ttl, 5_000) };
     let entry: KeyEntry | undefined;
     try {
       for (let attempt = 0; ; attempt++) {
         const startedAt = this.clock.now();
-        const lease = await this.retrying(() => this.pool.use(ttl), retry);
-        if (lease === TIMED_OUT) {
-          unlock();
-          return NOT_ACQUIRED;
-        }
+        const lease = await this.pool.use(ttl);
         entry = newEntry(name, mutexQueueKey(mutexPrefix(this.prefix, name), lease.hex, slot.index), token, lease, unlock);
         // Started with the put, not after it: a stale shared lease costs no extra round trip.
         const aliveUntil = this.leaseAliveUntil(lease, startedAt, ttl);
-        let head: boolean | typeof TIMED_OUT;
+        let head: boolean;
         try {
           head = await this.retrying(() => this.#enqueue(entry!), { ...retry, entry });
           slot.turnDone();
@@ -187,7 +186,6 @@ export class EtcdMutex extends EtcdLockBase {
           entry = undefined;
           continue;
         }
-        if (head === TIMED_OUT) break;
         if (head) return this.#acquired(entry, await aliveUntil, startedAt, ttl);
         const turn = await this.#waitTurn(entry, ttl, retry);
         if (turn === TIMED_OUT) break;
@@ -210,35 +208,28 @@ export class EtcdMutex extends EtcdLockBase {
   }
 
   /**
-   * Go's `tryAcquire`: `If(createRevision(myKey) == 0) Then(put myKey, get oldest) Else(get myKey,
-   * get oldest)`. Idempotent, so a retry after a lost answer finds the key its first attempt
-   * put. Resolves to whether our key is the oldest (we hold the lock).
+   * Go's `tryAcquire`: `If(createRevision(myKey) == 0) Then(put myKey, get oldest) Else(put
+   * myKey, get myKey, get oldest)`. Idempotent, so a retry after a lost answer finds the key its
+   * first attempt put. Resolves to whether our key is the oldest (we hold the lock).
+   *
+   * Go's Else only reads. Ours also puts our token, over a key an earlier lock of ours left
+   * behind (its delete failed; only this instance writes keys named after its lease): a put
+   * keeps the create revision, and the key's value is what release and renew check ownership
+   * by. Go ignores values and waits only for deletions, so this changes nothing for it.
    */
   async #enqueue(entry: KeyEntry): Promise<boolean> {
     const prefix = mutexPrefix(this.prefix, entry.name);
     const response = await this.client.kv.txn({
       compare: [createRevisionIs(entry.key, 0n)],
       success: [putOp(entry.key, entry.token, entry.lease.id), queueOp(prefix, { limit: 1 })],
-      failure: [getOp(entry.key), queueOp(prefix, { limit: 1 })],
+      failure: [putOp(entry.key, entry.token, entry.lease.id), getOp(entry.key, true), queueOp(prefix, { limit: 1 })],
     });
-    if (response.succeeded) {
-      entry.rev = headerRevision(response);
-    } else {
-      const mine = rangeKvs(response, 0)[0]!;
-      entry.rev = BigInt(mine.create_revision);
-      if (mine.value.toString('utf8') !== entry.token) {
-        // A key an earlier lock of ours left behind (its delete failed): take it over, so
-        // inspect() shows the current holder's token. Same key and create revision.
-        await this.client.kv.txn({
-          compare: [createRevisionIs(entry.key, entry.rev)],
-          success: [putOp(entry.key, entry.token, entry.lease.id)],
-        });
-      }
-    }
+    entry.rev = response.succeeded ? headerRevision(response) : BigInt(rangeKvs(response, 1)[0]!.create_revision);
     this.track(entry);
     const own = entry.key.toString('latin1');
     if (!this.#own.has(own)) this.#own.set(own, new Set());
-    const head = await this.#firstEntry(prefix, rangeKvs(response, 1)[0], queueOp(prefix, { keysOnly: true }));
+    const oldest = rangeKvs(response, response.succeeded ? 1 : 2)[0];
+    const head = await this.#firstEntry(prefix, oldest, queueOp(prefix, { keysOnly: true }));
     if (head !== undefined) this.#noteForeign(entry.name, head.key);
     return head === undefined || BigInt(head.create_revision) === entry.rev;
   }
@@ -264,7 +255,6 @@ export class EtcdMutex extends EtcdLockBase {
       // In parallel with the check, as in #queue: when we are first, no keep-alive round trip follows.
       const aliveUntil = this.leaseAliveUntil(entry.lease, checkedAt, ttl);
       const check = await this.retrying(() => this.#check(entry), { ...retry, entry });
-      if (check === TIMED_OUT) return TIMED_OUT;
       if (entry.lost !== undefined) throw entry.lost;
       if (!check.mine) {
         this.pool.check(entry.lease);

@@ -9,5 +9,5 @@ export {
   type EtcdClient,
   type EtcdClientTuning,
 } from './client.js';
-export { EtcdLeaseLostError, isTransientEtcdError } from './errors.js';
+export { EtcdLeaseLostError, isPermanentEtcdError, isTransientEtcdError } from './errors.js';
 export type { PooledLease } from './lease-pool.js';

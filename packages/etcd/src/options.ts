@@ -19,9 +19,11 @@ export interface EtcdLockOptions extends BaseLockOptions {
    */
   prefix?: string;
   /**
-   * For a client the lock creates from options: the deadline of each attempt of a unary call,
-   * in ms (see `etcdClientOptions`). For every client: the longest wait for etcd to answer a
-   * lease keep-alive before the keep-alive stream is re-opened.
+   * For a client the lock creates from options: the longest one request to etcd takes, retries
+   * included, in ms (see `etcdClientOptions`). So against an unreachable etcd, `tryLock()`,
+   * `unlock()`, `inspect()` fail with `LockBackendError` (naming the failure, e.g. `ECONNREFUSED`)
+   * after about this long. For every client: the longest wait for etcd to answer a lease
+   * keep-alive before the keep-alive stream is re-opened.
    * @default 2_000
    * @example 1_000
    */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { startEtcd, type EtcdServer } from '@dlock/testkit';
 import { afterAll, beforeAll } from 'vitest';
-import { lockContractSuite } from '@dlock/testkit/contract';
+import { lockContractSuite, type OutageFixture } from '@dlock/testkit/contract';
 import { EtcdLock, EtcdMutex } from '../src/index.js';
 
 let server: EtcdServer;
@@ -14,7 +14,16 @@ afterAll(async () => {
 
 // Each instance creates (and on close() closes) its own client: like separate processes.
 const prefix = `dlock-test/${randomUUID()}/`;
+// The outage contract reaches etcd through loopback proxies that can refuse connections.
+const outage = (make: typeof EtcdLock | typeof EtcdMutex, sub: string): OutageFixture => ({
+  servers: () => [server],
+  factory: ([port], options) => new make({ hosts: `http://127.0.0.1:${port}` }, { prefix: `${prefix}${sub}/`, callTimeout: 1_000, ...options }),
+  callTimeoutMs: 1_000,
+});
 lockContractSuite('EtcdMutex', () => new EtcdMutex({ hosts: server.endpoint }, { prefix: `${prefix}mutex/` }), {
   fifo: true,
+  outage: outage(EtcdMutex, 'mutex'),
 });
-lockContractSuite('EtcdLock', () => new EtcdLock({ hosts: server.endpoint }, { prefix: `${prefix}lock/` }));
+lockContractSuite('EtcdLock', () => new EtcdLock({ hosts: server.endpoint }, { prefix: `${prefix}lock/` }), {
+  outage: outage(EtcdLock, 'lock'),
+});

@@ -56,6 +56,40 @@ describe('etcdClientOptions', () => {
     expect(await host.execute(() => 'through')).toBe('through');
   });
 
+  it('with several hosts, gives each attempt half the callTimeout: a paused member leaves time for another', () => {
+    const o = etcdClientOptions({ hosts: ['http://127.0.0.1:1', 'http://127.0.0.1:2'] }, { callTimeout: 2_000 });
+    const deadline = (o.defaultCallOptions as (c: CallContext) => { deadline: number })(unary).deadline;
+    expect(deadline - Date.now()).toBeGreaterThan(900);
+    expect(deadline - Date.now()).toBeLessThanOrEqual(1_000);
+  });
+
+  it('stops retrying once callTimeout is spent, naming the last failure (also its cause)', async () => {
+    const global = etcdClientOptions({ hosts: 'http://127.0.0.1:1' }, { callTimeout: 300, attempts: 1_000 }).faultHandling!.global!;
+    let calls = 0;
+    let startedAt = performance.now();
+    const refused = new GRPCUnavailableError('No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1');
+    const failing = await global
+      .execute(() => {
+        calls++;
+        throw refused;
+      })
+      .catch((e: unknown) => e);
+    expect(performance.now() - startedAt).toBeLessThan(300 + 1_000);
+    expect(calls).toBeGreaterThan(1);
+    expect(calls).toBeLessThan(1_000);
+    expect(failing).toBeInstanceOf(GRPCUnavailableError);
+    expect((failing as Error).message).toMatch(/callTimeout \(300 ms, \d+ attempts\); last error: .*ECONNREFUSED/);
+    expect((failing as Error).cause).toBe(refused);
+    expect(isTransientEtcdError(failing)).toBe(true);
+
+    // An attempt that never answers is abandoned at callTimeout.
+    startedAt = performance.now();
+    const silent = await global.execute(() => new Promise<never>(() => undefined)).catch((e: unknown) => e);
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(290);
+    expect(performance.now() - startedAt).toBeLessThan(300 + 1_000);
+    expect((silent as Error).message).toMatch(/no answer within callTimeout \(300 ms, 1 attempt\)$/);
+  });
+
   it("keeps the caller's options", () => {
     const mine = () => ({});
     const o = etcdClientOptions({ hosts: ['a', 'b'], defaultCallOptions: mine, faultHandling: { watchBackoff: undefined } });
