@@ -39,11 +39,10 @@ async function throughProxy(): Promise<RedisLock> {
 
 /** Runs `send` with replies dropped until `ranOnServer` holds, then breaks the link: ioredis re-sends. */
 async function loseReply<T>(send: () => Promise<T>, ranOnServer: () => Promise<boolean>): Promise<T> {
-  proxy.dropReplies = true;
+  proxy.loseReplies();
   const pending = send();
   pending.catch(() => undefined);
   await waitFor(ranOnServer, 5_000);
-  proxy.dropReplies = false;
   expect(proxy.cut()).toBeGreaterThan(0);
   return pending;
 }
@@ -69,11 +68,8 @@ describe('RedisLock: commands re-sent after a lost reply', () => {
     service.events.on('lost', (e) => lost.push(e.key));
     const key = uniqueKey();
     const value = await service.withLock(key, async () => {
-      proxy.dropReplies = true; // the release that follows loses its reply
-      setTimeout(() => {
-        proxy.dropReplies = false;
-        proxy.cut();
-      }, 300).unref();
+      proxy.loseReplies(); // the release that follows loses its reply
+      setTimeout(() => proxy.cut(), 300).unref();
       return 'done';
     });
     expect(value).toBe('done');

@@ -37,6 +37,14 @@ export class ReleaseAnnouncements {
     this.wake(key);
   }
 
+  /**
+   * A subscriber reconnected: a release announced meanwhile was never heard, so every key's next
+   * waiter re-checks instead of sleeping out the holder's lease.
+   */
+  wakeAll(): void {
+    for (const key of new Set(this.#channels.values())) this.wake(key);
+  }
+
   /** Holders of `key` known to be releasing it. */
   releasing(key: string): ReadonlySet<string> {
     return new Set(this.#recent.get(key));

@@ -9,10 +9,20 @@ export interface LockKeys {
 }
 
 /**
- * Names for `key`. Injective: lock names end in `}`, counters in `:fence`, channels in
- * `:released`, so no key's counter or channel can collide with another key's lock.
+ * Names for `key`. Injective: lock names end in `}`, counters in `:fence`, release latches in
+ * `:released:` and 32 hex digits, channels (their own namespace) in `:released`, so no key's
+ * counter, latch or channel can collide with another key's lock.
  */
 export function keysOf(prefix: string, key: string): LockKeys {
   const lock = `${prefix}:{${key}}`;
   return { lock, fence: `${lock}:fence`, channel: `${lock}:released` };
+}
+
+/**
+ * `<prefix>:{<key>}:released:<token>`: the release latch one release of `token` leaves for a
+ * short while after deleting the lock, so that a re-sent copy of that same release knows it
+ * already ran (see `lua/release.lua`). Same hash tag as the lock.
+ */
+export function releaseLatchOf(keys: LockKeys, token: string): string {
+  return `${keys.lock}:released:${token}`;
 }

@@ -12,6 +12,12 @@ import type { Script } from './scripts.js';
  */
 export type RedlockNode = Redis | RedisOptions | string;
 
+/**
+ * A reply is waited for at most this many node timeouts after the command went out (the `cap`
+ * of {@link NodeClient.run}, unless a call gives its own), however lively the node is meanwhile.
+ */
+export const ANSWER_CAP_FACTOR = 20;
+
 /** Keys and arguments of one script call. */
 export interface ScriptCall {
   readonly keys: readonly string[];
@@ -39,9 +45,10 @@ export class NodeClient {
   /** Scripts this connection has run, so EVALSHA will find them (forgotten on reconnect). */
   readonly #loaded = new Set<string>();
   readonly #forgetScripts = (): void => this.#loaded.clear();
-  /** A (re)connected node has shown life: commands queued meanwhile get their full timeout from now. */
   /** Whether this connection was ever ready: its first connect is not counted as silence. */
   #everReady = false;
+  /** Whether the first connection attempt is over (ready or failed): later ones get no grace. */
+  #firstAttemptOver = false;
   /** Owned clients: the error of the last failed connection attempt, until the next success. */
   #connectionError: Error | undefined;
   readonly #alive = (): void => {
@@ -50,7 +57,12 @@ export class NodeClient {
     this.#lastReply = performance.now();
   };
 
-  constructor(node: RedlockNode, onMessage: (channel: string, message: string) => void) {
+  constructor(
+    node: RedlockNode,
+    onMessage: (channel: string, message: string) => void,
+    /** The subscriber reconnected: announcements sent during the gap are lost. */
+    private readonly onResubscribed: () => void = () => {},
+  ) {
     this.#owned = !isClient(node);
     this.client = isClient(node) ? node : typeof node === 'string' ? new Redis(node) : new Redis(node);
     // Failures reach us through the commands; a listener keeps ioredis from logging each one.
@@ -62,6 +74,7 @@ export class NodeClient {
     }
     // A new connection may be to a restarted, empty server: send scripts in full again.
     this.client.on('close', this.#forgetScripts);
+    this.client.on('close', () => (this.#firstAttemptOver = true));
     this.client.on('ready', this.#alive);
     const o = this.client.options;
     this.label = o.path ? String(o.path) : `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
@@ -69,7 +82,7 @@ export class NodeClient {
   }
 
   /** Runs `script` once; rejects with {@link RedlockNodeTimeoutError} when the node falls silent. */
-  run(script: Script, call: ScriptCall, timeout: number, cap = timeout * 20): Promise<unknown> {
+  run(script: Script, call: ScriptCall, timeout: number, cap = timeout * ANSWER_CAP_FACTOR): Promise<unknown> {
     return this.#within(this.#eval(script, call), timeout, cap);
   }
 
@@ -78,13 +91,13 @@ export class NodeClient {
    * `Error` per call; rejects (timeout, connection) only when the whole pipeline failed.
    * The calls must be idempotent: after NOSCRIPT the whole pipeline is sent again.
    */
-  runMany(script: Script, calls: readonly ScriptCall[], timeout: number, cap = timeout * 20): Promise<Array<unknown>> {
+  runMany(script: Script, calls: readonly ScriptCall[], timeout: number, cap = timeout * ANSWER_CAP_FACTOR): Promise<Array<unknown>> {
     return this.#within(this.#evalMany(script, calls), timeout, cap);
   }
 
   /** Subscribes to `channel`; rejects when the node falls silent (the subscription may still complete later). */
   subscribe(channel: string, timeout: number): Promise<unknown> {
-    return this.#within(this.#sub().subscribe(channel), timeout, timeout * 20);
+    return this.#within(this.#sub().subscribe(channel), timeout, timeout * ANSWER_CAP_FACTOR);
   }
 
   unsubscribe(channel: string): void {
@@ -109,6 +122,11 @@ export class NodeClient {
       const sub = this.client.duplicate({ autoResubscribe: true, enableOfflineQueue: true, lazyConnect: false });
       sub.on('error', ignore);
       sub.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
+      let wasReady = false;
+      sub.on('ready', () => {
+        if (wasReady) this.onResubscribed();
+        wasReady = true;
+      });
       this.#subscriber = sub;
     }
     return this.#subscriber;
@@ -174,8 +192,10 @@ export class NodeClient {
         const now = performance.now();
         // A first connection (TCP + HELLO) on a busy machine can take longer than a node
         // timeout meant for answers; it gets the cap, a node that once answered does not.
-        // (Only while that first attempt is under way: a refused one turns to 'reconnecting'.)
-        const firstConnect = !this.#everReady && ['wait', 'connecting', 'connect'].includes(this.client.status);
+        // Only while that first attempt is under way: a node that refused it, and is now
+        // between 'reconnecting' and 'connecting' again, is silent like any other.
+        const firstConnect =
+          !this.#everReady && !this.#firstAttemptOver && ['wait', 'connecting', 'connect'].includes(this.client.status);
         const deadline = firstConnect ? sent + cap : Math.min(Math.max(this.#lastReply, sent) + timeout, sent + cap);
         if (now >= deadline) {
           const why = this.client.status === 'ready' ? undefined : this.#connectionError;
@@ -211,7 +231,8 @@ export class NodeClient {
   }
 }
 
-function isClient(node: RedlockNode): node is Redis {
+/** Whether `node` is a client object (anything that can run EVALSHA), not options or a URL. */
+export function isClient(node: RedlockNode): node is Redis {
   return typeof node === 'object' && node !== null && typeof (node as Redis).evalsha === 'function';
 }
 

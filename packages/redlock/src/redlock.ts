@@ -1,15 +1,20 @@
 import {
   BaseLock,
-  InvalidOptionError,
+  Handle,
+  LockNotHeldError,
+  validateKey,
   type AcquireAttempt,
+  type AcquireOptions,
   type HeldLock,
   type LockCapabilities,
+  type LockHandle,
   type LockInfo,
 } from '@dlock/core';
 import { ReleaseAnnouncements } from './announcements.js';
 import { RedlockNodeTimeoutError, RedlockQuorumError, type RedlockNodeFailure } from './errors.js';
-import { keysOf } from './keys.js';
-import { NodeClient, type RedlockNode, type ScriptCall } from './node-client.js';
+import { keysOf, releaseLatchOf, type LockKeys } from './keys.js';
+import { minTtlOf, requestedTtl, validateRedlockTtl } from './min-ttl.js';
+import { ANSWER_CAP_FACTOR, NodeClient, type RedlockNode, type ScriptCall } from './node-client.js';
 import { resolveRedlockOptions, type RedlockOptions, type ResolvedRedlockOptions } from './options.js';
 import {
   count,
@@ -24,6 +29,7 @@ import {
 } from './quorum.js';
 import { parseAcquireReply, parseFlag, parseInspectReply } from './replies.js';
 import { scripts, type Script } from './scripts.js';
+import { validateNodes } from './validate-nodes.js';
 
 /**
  * Redlock: one lock over N independent Redis masters (no replication between them). A lock is
@@ -55,6 +61,17 @@ export class Redlock extends BaseLock {
   readonly #nodes: readonly NodeClient[];
   readonly #o: ResolvedRedlockOptions;
   readonly #announcements = new ReleaseAnnouncements((key) => this.notifyReleased(key));
+  /**
+   * Lifetime of a release latch, in ms: twice the longest a reply to a release is waited for,
+   * so that a copy of the release that ioredis re-sends after a reconnect, and whose answer we
+   * would still accept, finds the latch of the run that deleted the key (see `release.lua`).
+   */
+  readonly #latchMs: number;
+  /**
+   * Locks a release was sent for. A renewal that finds one of them gone does not report it
+   * lost: the release decides (see {@link #renewVerdict}).
+   */
+  readonly #releaseSent = new WeakSet<HeldLock>();
 
   /**
    * @param nodes The independent masters: ioredis clients (left open by `close()`), or ioredis
@@ -64,18 +81,22 @@ export class Redlock extends BaseLock {
    */
   constructor(nodes: readonly RedlockNode[], options: RedlockOptions = {}) {
     super(options);
-    if (!Array.isArray(nodes) || nodes.length === 0) {
-      throw new InvalidOptionError('nodes', 'a non-empty array of ioredis clients, options or URLs', nodes);
-    }
-    nodes.forEach((node: unknown, i) => {
-      if (typeof node !== 'string' && (typeof node !== 'object' || node === null)) {
-        throw new InvalidOptionError(`nodes[${i}]`, 'an ioredis client, ioredis options or a redis:// URL', node);
-      }
-    });
+    // Everything is checked before the first connection is made.
+    validateNodes(nodes);
     this.#o = resolveRedlockOptions(options);
+    const minTtlMs = minTtlOf(this.#o.driftFactor, this.#o.driftMs);
+    validateRedlockTtl(this.defaultTtl, minTtlMs, 'defaultTtl');
     this.quorum = quorumOf(nodes.length);
-    this.capabilities = Object.freeze({ ttlGranularityMs: 1, minTtlMs: 10, fencing: this.#o.fencing });
-    this.#nodes = nodes.map((node) => new NodeClient(node, (channel, holder) => this.#announcements.heard(channel, holder)));
+    this.capabilities = Object.freeze({ ttlGranularityMs: 1, minTtlMs, fencing: this.#o.fencing });
+    this.#latchMs = Math.ceil(2 * this.#o.nodeTimeout * ANSWER_CAP_FACTOR);
+    this.#nodes = nodes.map(
+      (node) =>
+        new NodeClient(
+          node,
+          (channel, holder) => this.#announcements.heard(channel, holder),
+          () => this.#announcements.wakeAll(),
+        ),
+    );
   }
 
   /** Number of nodes. */
@@ -98,6 +119,40 @@ export class Redlock extends BaseLock {
   /** Validity counts from before the first request was sent, minus the drift allowance. */
   protected override validUntil(startedAt: number, ttl: number): number {
     return startedAt + ttl - this.drift(ttl);
+  }
+
+  // ---- validation beyond the core's ------------------------------------------------------
+
+  /** As {@link BaseLock.tryLock}; a `ttl` below `capabilities.minTtlMs` is an `InvalidOptionError`. */
+  override tryLock(key: string, options?: AcquireOptions): Promise<LockHandle | null> {
+    const invalid = this.#invalidInput(key, requestedTtl(options));
+    return invalid === undefined ? super.tryLock(key, options) : Promise.reject(invalid);
+  }
+
+  /** As {@link BaseLock.lock}; a `ttl` below `capabilities.minTtlMs` is an `InvalidOptionError`. */
+  override lock(key: string, options?: AcquireOptions): Promise<LockHandle> {
+    const invalid = this.#invalidInput(key, requestedTtl(options));
+    return invalid === undefined ? super.lock(key, options) : Promise.reject(invalid);
+  }
+
+  /** As {@link BaseLock.renew} (and `handle.extend`); a `ttl` below `capabilities.minTtlMs` is an `InvalidOptionError`. */
+  override renew(handle: LockHandle, ttl?: number): Promise<void> {
+    const invalid = this.#invalidInput(undefined, ttl);
+    return invalid === undefined ? super.renew(handle, ttl) : Promise.reject(invalid);
+  }
+
+  /**
+   * The error for a bad `key` or `ttl` (the core's checks, then Redlock's minimum TTL), or
+   * `undefined`. Before any I/O, as the core validates; the key first, as the core does.
+   */
+  #invalidInput(key: string | undefined, ttl: unknown): Error | undefined {
+    try {
+      if (key !== undefined) validateKey(key);
+      if (ttl !== undefined) validateRedlockTtl(ttl, this.capabilities.minTtlMs);
+      return undefined;
+    } catch (error) {
+      return error as Error;
+    }
   }
 
   // ---- acquire ---------------------------------------------------------------------------
@@ -177,8 +232,7 @@ export class Redlock extends BaseLock {
    * waited for: it queues behind the acquire on the same connection, so it runs after it.
    */
   async #undo(key: string, token: string, replies: Outcomes<unknown>): Promise<void> {
-    const lock = keysOf(this.#o.prefix, key).lock;
-    const call = { keys: [lock], args: [token, ''] };
+    const call = this.#releaseCall(keysOf(this.#o.prefix, key), token, { announce: false, latch: false });
     await Promise.all(
       this.#nodes.map((_, i) => {
         const done = this.#run(i, scripts.release, call).catch(() => undefined);
@@ -192,9 +246,13 @@ export class Redlock extends BaseLock {
   protected async releaseOnce(lock: HeldLock): Promise<boolean> {
     const k = keysOf(this.#o.prefix, lock.key);
     const q = this.quorum;
+    // Only a release of a held lock leaves latches: one of a lock already reported lost (the
+    // expiry timer's clean-up) must not make a later unlock() of it look successful.
+    const call = this.#releaseCall(k, lock.token, { announce: true, latch: !(lock instanceof Handle) || lock.held });
+    this.#releaseSent.add(lock);
     const replies = await gather(
       this.#nodes.length,
-      (i) => this.#run(i, scripts.release, { keys: [k.lock], args: [lock.token, k.channel] }).then(parseFlag),
+      (i) => this.#run(i, scripts.release, call).then(parseFlag),
       (known) => count(known, (deleted) => deleted) >= q,
     );
     const deleted = count(replies, (d) => d);
@@ -202,6 +260,18 @@ export class Redlock extends BaseLock {
     // Not held if even the silent nodes could not have made a quorum with the ones that deleted.
     if (deleted + unanswered(replies) < q) return false;
     throw this.#quorumError('release', lock.key, replies);
+  }
+
+  /**
+   * Keys and arguments of `release.lua` for `token`. `announce`: publish on the key's channel.
+   * `latch`: leave a release latch for re-sent copies of this release (see {@link #latchMs});
+   * clean-ups whose answer nobody interprets leave none.
+   */
+  #releaseCall(k: LockKeys, token: string, o: { announce: boolean; latch: boolean }): ScriptCall {
+    return {
+      keys: [k.lock, releaseLatchOf(k, token)],
+      args: [token, o.announce ? k.channel : '', o.latch ? this.#latchMs : 0],
+    };
   }
 
   protected async renewOnce(lock: HeldLock, ttl: number): Promise<boolean> {
@@ -251,10 +321,15 @@ export class Redlock extends BaseLock {
     const extended = count(replies, (ok) => ok);
     if (extended >= q && this.#validity(started, ttl) > 0) return true;
     if (extended >= q || extended + unanswered(replies) < q) {
+      if (this.#releaseSent.has(lock)) {
+        // Our own release of it was sent, and ran before this renewal on some nodes (an
+        // extension re-sent after a reconnect runs after the release sent behind it). Not a
+        // loss: the release decides (released, or LockLostError if it found the lock gone).
+        return new LockNotHeldError(lock.key, 'a release of it was sent', { backend: this.backend });
+      }
       // Lost, or extended too late to know it is still valid: give back what is left, and
       // announce it so that waiters do not sit out the remaining leases.
-      const k = keysOf(this.#o.prefix, lock.key);
-      const call = { keys: [k.lock], args: [lock.token, k.channel] };
+      const call = this.#releaseCall(keysOf(this.#o.prefix, lock.key), lock.token, { announce: true, latch: false });
       this.#nodes.forEach((_, i) => void this.#run(i, scripts.release, call).catch(() => undefined));
       return false;
     }

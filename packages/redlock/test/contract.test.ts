@@ -15,4 +15,10 @@ afterAll(async () => {
 lockContractSuite('Redlock (5 nodes)', () => new Redlock(nodes.map((n) => n.url)), {
   fifo: false,
   wakeupBudgetMs: 100,
+  // Every node behind its own proxy: the outage takes all five away at once.
+  outage: {
+    servers: () => nodes.map((n) => n),
+    factory: (ports, options) => new Redlock(ports.map((port) => `redis://127.0.0.1:${port}`), options),
+    callTimeoutMs: 1_000,
+  },
 });

@@ -40,9 +40,11 @@ export function collectUnhandled(): { readonly seen: unknown[]; stop(): unknown[
  * A "node" that accepts connections and never answers: how a partitioned node looks to the
  * client that cannot reach it (nothing it sends is ever executed, unlike a paused server).
  */
-export async function blackHole(): Promise<{ url: string; close(): Promise<void> }> {
+export async function blackHole(): Promise<{ url: string; port: number; readonly accepted: number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const server: Server = createServer((socket) => {
+    accepted++;
     sockets.add(socket);
     socket.on('error', () => {});
     socket.on('close', () => sockets.delete(socket));
@@ -52,6 +54,11 @@ export async function blackHole(): Promise<{ url: string; close(): Promise<void>
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   return {
     url: `redis://127.0.0.1:${port}`,
+    port,
+    /** Connections made to it so far. */
+    get accepted() {
+      return accepted;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -25,10 +25,13 @@ export interface TcpProxy {
   /** Accepts connections again, on the same port. */
   up(): Promise<void>;
   /**
-   * While `true`, bytes from the server to clients are dropped (requests still arrive): a reply
-   * lost on the way back, as when a link fails after the server acted.
+   * From now on, bytes from the server are dropped on every connection open now (requests still
+   * arrive and run): replies lost on the way back, as when a link fails after the server acted.
+   * Connections opened later (a client reconnecting after {@link cut}) are not affected.
    */
-  dropReplies: boolean;
+  loseReplies(): void;
+  /** Connections accepted since the start (a reconnect shows as one more). */
+  readonly accepted: number;
   /** Closes the listener and every connection. */
   stop(): Promise<void>;
 }
@@ -89,15 +92,23 @@ class Pipe {
  * ```
  */
 export async function startTcpProxy(target: { host?: string; port: number }, options: TcpProxyOptions = {}): Promise<TcpProxy> {
-  const state = { delay: options.delay ?? 0, held: false, dropReplies: false };
-  const links = new Set<{ client: net.Socket; upstream: net.Socket; pipes: Pipe[] }>();
+  const state = { delay: options.delay ?? 0, held: false, down: false };
+  const links = new Set<{ client: net.Socket; upstream: net.Socket; pipes: Pipe[]; losing: boolean }>();
+  let accepted = 0;
 
   const server = net.createServer((client) => {
+    // Accepted by the kernel just before down() closed the listener: refuse it too, or
+    // server.close() would wait for it forever.
+    if (state.down) {
+      client.destroy();
+      return;
+    }
     const upstream = net.connect({ host: target.host ?? '127.0.0.1', port: target.port });
     const toServer = new Pipe(upstream, state);
     const toClient = new Pipe(client, state);
-    const link = { client, upstream, pipes: [toServer, toClient] };
+    const link = { client, upstream, pipes: [toServer, toClient], losing: false };
     links.add(link);
+    accepted += 1;
     const close = (): void => {
       if (!links.delete(link)) return;
       toServer.clear();
@@ -107,7 +118,7 @@ export async function startTcpProxy(target: { host?: string; port: number }, opt
     };
     client.on('data', (chunk: Buffer) => toServer.push(chunk));
     upstream.on('data', (chunk: Buffer) => {
-      if (!state.dropReplies) toClient.push(chunk);
+      if (!link.losing) toClient.push(chunk);
     });
     for (const socket of [client, upstream]) {
       socket.setNoDelay(true);
@@ -163,19 +174,22 @@ export async function startTcpProxy(target: { host?: string; port: number }, opt
       for (const link of links) for (const pipe of link.pipes) pipe.flush();
     },
     async down() {
-      if (!server.listening) return;
+      if (state.down) return;
+      state.down = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       destroyAll();
       await closed;
     },
     async up() {
-      if (!server.listening) await listen(address.port);
+      if (!state.down) return;
+      await listen(address.port);
+      state.down = false;
     },
-    get dropReplies() {
-      return state.dropReplies;
+    loseReplies() {
+      for (const link of links) link.losing = true;
     },
-    set dropReplies(drop: boolean) {
-      state.dropReplies = drop;
+    get accepted() {
+      return accepted;
     },
     async stop() {
       destroyAll();
