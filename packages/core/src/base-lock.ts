@@ -15,7 +15,7 @@ import { abortableDelay, timerDelay, withJitter } from './sleep.js';
 import { newToken } from './token.js';
 import type { AcquireOptions, DistributedLock, LockCapabilities, LockHandle, LockInfo } from './types.js';
 import { Outage } from './outage.js';
-import { defaultLockOptions, resolveAcquireOptions, validateCount, validateKey, validateTtl, validateWaitTimeout } from './validate.js';
+import { defaultLockOptions, rejectUnknownOptions, resolveAcquireOptions, validateCount, validateKey, validateTtl, validateWaitTimeout } from './validate.js';
 import { Watchdog, type RenewOutcome } from './watchdog.js';
 
 /** What one acquire attempt of a backend returns. */
@@ -80,6 +80,15 @@ export interface BaseLockOptions {
   unavailableTimeout?: number;
 }
 
+/** Names of {@link BaseLockOptions}; a backend adds its own and passes them to the constructor. */
+export const baseLockOptionNames: readonly string[] = Object.freeze([
+  'defaultTtl',
+  'maxRetryDelay',
+  'clock',
+  'maxLocalHandOvers',
+  'unavailableTimeout',
+]);
+
 /**
  * The part of every backend that is not about the backend: validation, waiting (queued locally,
  * woken by release notifications, bounded by the holder's remaining lease, abortable), validity
@@ -111,10 +120,15 @@ export abstract class BaseLock implements DistributedLock, AsyncDisposable {
   readonly #observers = new Map<Handle, RenewObserver>();
   #closed: Promise<void> | undefined;
 
-  protected constructor(options: BaseLockOptions = {}) {
+  /**
+   * @param known the backend's own option names and how its constructor reads in messages: a
+   *   misspelt option (`{ defaultTTL: 5000 }`) is an `InvalidOptionError` naming the closest one.
+   */
+  protected constructor(options: BaseLockOptions = {}, known?: { names: readonly string[]; what: string }) {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', 'an object or undefined', options);
     }
+    if (known !== undefined) rejectUnknownOptions(options, [...baseLockOptionNames, ...known.names], known.what);
     this.defaultTtl =
       options.defaultTtl === undefined ? defaultLockOptions.ttl : validateTtl(options.defaultTtl, 'defaultTtl');
     this.maxRetryDelay =

@@ -16,7 +16,7 @@ export {
   LockReleasedError,
   UnknownBackendError,
 } from './errors.js';
-export { BaseLock, type AcquireAttempt, type BaseLockOptions, type RenewObserver } from './base-lock.js';
+export { BaseLock, baseLockOptionNames, type AcquireAttempt, type BaseLockOptions, type RenewObserver } from './base-lock.js';
 export { Handle, type HeldLock } from './handle.js';
 export { Watchdog, type RenewOutcome } from './watchdog.js';
 export { monotonicClock, type Clock } from './clock.js';
@@ -26,6 +26,7 @@ export {
   defaultLockOptions,
   MAX_KEY_BYTES,
   MAX_TTL_MS,
+  rejectUnknownOptions,
   resolveAcquireOptions,
   validateCount,
   validateKey,

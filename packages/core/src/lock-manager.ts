@@ -1,4 +1,5 @@
 import { InvalidOptionError, LockClosedError, UnknownBackendError } from './errors.js';
+import { rejectUnknownOptions } from './validate.js';
 import { LockService, type TryWithLockResult, type WithLockOptions } from './lock-service.js';
 import type { DistributedLock, LockHandle, LockInfo } from './types.js';
 
@@ -28,6 +29,7 @@ export class LockManager implements AsyncDisposable {
   /** Registers a backend (a `LockService`, or a bare `DistributedLock` wrapped in one). */
   register(name: string, serviceOrLock: LockService | DistributedLock, options: RegisterOptions = {}): LockService {
     if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError('name', 'a non-empty string', name);
+    rejectUnknownOptions(options, ['default'], 'register()');
     if (this.#closed) throw new LockClosedError('lock manager', 'register', name);
     if (this.#services.has(name)) throw new InvalidOptionError('name', 'a name not registered yet', name);
     const service = serviceOrLock instanceof LockService ? serviceOrLock : new LockService(serviceOrLock);

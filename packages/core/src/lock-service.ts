@@ -6,7 +6,7 @@ import { LeaseView, SharedLease, type HandOverLimits, type LeaseRequest } from '
 import { MemoryLock } from './memory/memory-lock.js';
 import { abortableDelay } from './sleep.js';
 import type { AcquireOptions, DistributedLock, LockHandle, LockInfo } from './types.js';
-import { validateCount, validateKey, validateTtl, validateWaitTimeout } from './validate.js';
+import { rejectUnknownOptions, validateCount, validateKey, validateTtl, validateWaitTimeout } from './validate.js';
 
 /** Options of {@link LockService}. */
 export interface LockServiceOptions {
@@ -135,6 +135,7 @@ export class LockService implements AsyncDisposable {
       throw new InvalidOptionError('lock', 'a DistributedLock', lock);
     }
     this.lock = lock;
+    rejectUnknownOptions(options, lockServiceOptionNames, 'new LockService()');
     this.#ttl = options.ttl === undefined ? undefined : validateTtl(options.ttl);
     this.#autoRenew = options.autoRenew ?? true;
     const coalesce = parseCoalesce(options.coalesce);
@@ -157,6 +158,7 @@ export class LockService implements AsyncDisposable {
   async withLock<T>(key: string, fn: (handle: LockHandle) => Promise<T> | T, options: WithLockOptions = {}): Promise<T> {
     validateKey(key);
     assertFunction(fn);
+    rejectUnknownOptions(options, withLockOptionNames, 'withLock()');
     const started = performance.now();
     const local = this.#local;
     if (local === undefined) {
@@ -188,6 +190,7 @@ export class LockService implements AsyncDisposable {
   ): Promise<TryWithLockResult<T>> {
     validateKey(key);
     assertFunction(fn);
+    rejectUnknownOptions(options, withLockOptionNames, 'tryWithLock()');
     let releaseLocal: (() => void) | undefined;
     if (this.#local) {
       const release = this.#local.tryAcquire(key);
@@ -286,7 +289,8 @@ export class LockService implements AsyncDisposable {
   }
 
   #acquireOptions(options: WithLockOptions, startedAt?: number): AcquireOptions {
-    const o: AcquireOptions = { ...options };
+    // `autoRenew` is the service's own: lock()/tryLock() reject names they do not know.
+    const { autoRenew: _autoRenew, ...o }: AcquireOptions & { autoRenew?: boolean } = options;
     if (o.ttl === undefined && this.#ttl !== undefined) o.ttl = this.#ttl;
     // Time spent queued locally counts against the caller's waitTimeout.
     if (startedAt !== undefined && this.#local && typeof o.waitTimeout === 'number' && o.waitTimeout >= 0) {
@@ -473,12 +477,20 @@ function acquiredEvent(handle: LockHandle, backend: string, waitedMs: number): L
   return { type: 'acquired', key, backend, fencingToken, waitedMs, handedOver: handle.handedOver };
 }
 
+/** The options `new LockService()` accepts (see {@link LockServiceOptions}). */
+const lockServiceOptionNames: readonly string[] = ['ttl', 'autoRenew', 'coalesce', 'onLockLost', 'onEvent'];
+/** The options `withLock()`/`tryWithLock()` accept (see {@link WithLockOptions}). */
+const withLockOptionNames: readonly string[] = ['ttl', 'waitTimeout', 'signal', 'autoRenew'];
+/** The fields of a `coalesce` object (see {@link CoalesceOptions}). */
+const coalesceOptionNames: readonly string[] = ['handOver', 'maxHandOvers', 'maxHandOverMs'];
+
 /** `coalesce` as given -> the resolved options, or `undefined` when off. */
 function parseCoalesce(value: unknown): Required<CoalesceOptions> | undefined {
   if (value === undefined || value === false) return undefined;
   if (value === true) return { ...defaultCoalesceOptions };
   const expected = 'a boolean or { handOver?: boolean, maxHandOvers?: integer >= 0, maxHandOverMs?: number >= 0 }';
   if (typeof value !== 'object' || value === null) throw new InvalidOptionError('coalesce', expected, value);
+  rejectUnknownOptions(value, coalesceOptionNames, 'the coalesce option of new LockService()');
   const { handOver, maxHandOvers, maxHandOverMs } = value as CoalesceOptions;
   if (handOver !== undefined && typeof handOver !== 'boolean') {
     throw new InvalidOptionError('coalesce.handOver', 'a boolean', handOver);

@@ -67,6 +67,82 @@ export function validateSignal(value: unknown, option = 'signal'): AbortSignal |
   return value;
 }
 
+/**
+ * Throws `InvalidOptionError` when `options` has an own property that is not in `known` (and is
+ * not `undefined`): in plain JavaScript a misspelt option (`{ timeout: 100 }` for `waitTimeout`)
+ * would otherwise be ignored without a word. The message names the closest known option, when
+ * one is close (`did you mean "waitTimeout"?`), and lists the known ones. `what` names the call
+ * the options belong to, as the message shows it: `'tryLock()/lock()'`, `'new RedisLock()'`.
+ * `undefined` passes; anything else that is not an object is rejected too.
+ *
+ * @example
+ * ```ts
+ * rejectUnknownOptions(options, ['prefix', 'operationTimeout'], 'new MyLock()');
+ * ```
+ */
+export function rejectUnknownOptions(options: unknown, known: readonly string[], what: string): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'an object or undefined', options);
+  }
+  for (const name of Object.keys(options)) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value === undefined || known.includes(name)) continue;
+    const closest = closestName(name, known);
+    const error = new InvalidOptionError(name, `one of the options of ${what}`, value);
+    // The standard "<option> must be <expectation>, got <value>" reads badly for a wrong name.
+    error.message =
+      `unknown option "${name}" for ${what}` +
+      (closest === undefined ? '' : `: did you mean "${closest}"?`) +
+      ` (known options: ${known.join(', ')})`;
+    throw error;
+  }
+}
+
+/**
+ * The entry of `known` closest to `name`, or undefined when none is close: the smallest
+ * case-insensitive edit distance (insert, delete, substitute, swap two neighbours) among those
+ * within 40% of the longer name's length, or that contain the other name (`timeout` and
+ * `waitTimeout`). Ties go to the earlier entry.
+ */
+function closestName(name: string, known: readonly string[]): string | undefined {
+  const a = name.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const b = candidate.toLowerCase();
+    const distance = editDistance(a, b);
+    const contains = Math.min(a.length, b.length) >= 3 && (a.includes(b) || b.includes(a));
+    const close = distance <= Math.max(1, Math.floor(Math.max(a.length, b.length) * 0.4));
+    if ((close || contains) && distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Optimal string alignment distance: Levenshtein plus transposition of two adjacent characters. */
+function editDistance(a: string, b: string): number {
+  let before = new Array<number>(b.length + 1).fill(0); // row i - 2
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j); // row i - 1
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1);
+      current.push(d);
+    }
+    before = previous;
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The options `tryLock()` and `lock()` accept (see `AcquireOptions`). */
+const acquireOptionNames: readonly string[] = ['ttl', 'waitTimeout', 'signal'];
+
 /** Acquire options after validation, with defaults applied. */
 export interface ResolvedAcquireOptions {
   ttl: number;
@@ -80,6 +156,7 @@ export function resolveAcquireOptions(options: unknown, defaultTtl: number): Res
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'an object or undefined', options);
   }
+  rejectUnknownOptions(options, acquireOptionNames, 'tryLock()/lock()');
   const o = options as AcquireOptions;
   return {
     ttl: o.ttl === undefined ? defaultTtl : validateTtl(o.ttl),

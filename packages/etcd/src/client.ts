@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@dlock/core';
+import { InvalidOptionError, rejectUnknownOptions } from '@dlock/core';
 import { Etcd3, GRPCUnavailableError, type IOptions, type KVClient, type LeaseClient, type WatchBuilder } from 'etcd3';
 import { isTransientEtcdError } from './errors.js';
 
@@ -86,6 +86,7 @@ export const defaultEtcdClientTuning = Object.freeze({ callTimeout: 2_000, attem
  * ```
  */
 export function etcdClientOptions(options: IOptions, tuning: EtcdClientTuning = {}): IOptions {
+  rejectUnknownOptions(tuning, ['callTimeout', 'attempts'], 'etcdClientOptions() tuning');
   const callTimeout = tuning.callTimeout ?? defaultEtcdClientTuning.callTimeout;
   const attempts = tuning.attempts ?? defaultEtcdClientTuning.attempts;
   const severalHosts = Array.isArray(options.hosts) && options.hosts.length > 1;

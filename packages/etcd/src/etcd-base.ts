@@ -63,8 +63,13 @@ export abstract class EtcdLockBase extends BaseLock {
   readonly #waits = new Set<Promise<unknown>>();
   readonly #cleanups = new Set<Promise<void>>();
 
-  protected constructor(client: EtcdClient | IOptions, options: EtcdLockOptions, defaultPrefix: string) {
-    super(options);
+  protected constructor(
+    client: EtcdClient | IOptions,
+    options: EtcdLockOptions,
+    defaultPrefix: string,
+    known: { names: readonly string[]; what: string },
+  ) {
+    super(options, { names: ['prefix', 'callTimeout', 'leaseIdleTimeout', ...known.names], what: known.what });
     const resolved = resolveEtcdOptions(options, defaultPrefix);
     this.prefix = resolved.prefix;
     this.callTimeout = resolved.callTimeout;

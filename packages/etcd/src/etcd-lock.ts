@@ -47,7 +47,7 @@ export class EtcdLock extends EtcdLockBase {
    * @param options prefix, timeouts, default TTL; see {@link EtcdLockOptions}.
    */
   constructor(client: EtcdClient | IOptions, options: EtcdLockOptions = {}) {
-    super(client, options, defaultEtcdLockOptions.lockPrefix);
+    super(client, options, defaultEtcdLockOptions.lockPrefix, { names: [], what: 'new EtcdLock()' });
   }
 
   /** The etcd key used for `key` (for debugging, or for other programs speaking the protocol). */

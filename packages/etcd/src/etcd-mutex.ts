@@ -65,7 +65,7 @@ export class EtcdMutex extends EtcdLockBase {
   constructor(client: EtcdClient | IOptions, options: EtcdMutexOptions = {}) {
     // Validated before super(), which may create a client: bad input must leave nothing open.
     const depth = queueDepth(options);
-    super(client, options, defaultEtcdLockOptions.mutexPrefix);
+    super(client, options, defaultEtcdLockOptions.mutexPrefix, { names: ['maxQueuedPerName'], what: 'new EtcdMutex()' });
     this.maxQueuedPerName = depth;
     this.#local = new QueueSlots(depth);
   }

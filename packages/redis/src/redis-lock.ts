@@ -109,7 +109,7 @@ export class RedisLock extends BaseLock {
    * @param options prefix, operation timeout, default TTL and retry bound.
    */
   constructor(client: RedisLockClient | RedisOptions | string, options: RedisLockOptions = {}) {
-    super(options);
+    super(options, { names: ['prefix', 'operationTimeout', 'fenceRetention'], what: 'new RedisLock()' });
     this.prefix = validatePrefix(options.prefix ?? defaultRedisLockOptions.prefix);
     this.operationTimeout =
       options.operationTimeout === undefined

@@ -80,7 +80,10 @@ export class Redlock extends BaseLock {
    * @param options See {@link RedlockOptions}.
    */
   constructor(nodes: readonly RedlockNode[], options: RedlockOptions = {}) {
-    super(options);
+    super(options, {
+      names: ['prefix', 'nodeTimeout', 'driftFactor', 'driftMs', 'retryDelay', 'fencing'],
+      what: 'new Redlock()',
+    });
     // Everything is checked before the first connection is made.
     validateNodes(nodes);
     this.#o = resolveRedlockOptions(options);

@@ -187,3 +187,11 @@ describe('Redlock refuses a TTL below capabilities.minTtlMs', () => {
     await h.release();
   });
 });
+
+describe('Redlock: misspelt options', () => {
+  it('a misspelt constructor option is an InvalidOptionError naming the closest one, before any connection', () => {
+    const make = () => new Redlock(['redis://127.0.0.1:1'], { nodeTimout: 50 } as never);
+    expect(make).toThrow(InvalidOptionError);
+    expect(make).toThrow(/unknown option "nodeTimout" for new Redlock\(\): did you mean "nodeTimeout"\?/);
+  });
+});

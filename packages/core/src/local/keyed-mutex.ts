@@ -1,5 +1,6 @@
 import { InvalidOptionError, LockAcquireTimeoutError } from '../errors.js';
 import { MAX_TIMER_DELAY } from '../sleep.js';
+import { rejectUnknownOptions } from '../validate.js';
 
 /** Options of one {@link KeyedMutex.acquire} (or {@link KeyedMutex.run}) call. */
 export interface KeyedMutexAcquireOptions {
@@ -247,6 +248,7 @@ function parseOptions(options: unknown): KeyedMutexAcquireOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'an object or undefined', options);
   }
+  rejectUnknownOptions(options, ['signal', 'waitTimeout'], 'KeyedMutex.acquire()');
   const { signal, waitTimeout } = options as Record<string, unknown>;
   if (signal !== undefined && !isAbortSignal(signal)) {
     throw new InvalidOptionError('signal', 'an AbortSignal or undefined', signal);

@@ -30,7 +30,7 @@ export class MemoryLock extends BaseLock {
   readonly #unsubscribe: () => void;
 
   constructor(options: MemoryLockOptions = {}) {
-    super(options);
+    super(options, { names: ['store'], what: 'new MemoryLock()' });
     this.store = options.store ?? defaultMemoryStore;
     this.#unsubscribe = this.store.onRelease((key) => this.notifyReleased(key));
   }

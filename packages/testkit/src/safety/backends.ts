@@ -49,9 +49,15 @@ function uniquePrefix(): string {
   return `safety-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** Lock keys (not `:fence` counters) under `<prefix>:` on one Redis server. */
+/**
+ * Release latches (`<lock>:released:<token>`): written by every release, they expire by
+ * themselves within 2 x the operation timeout (their lifetime is checked by the resend tests).
+ */
+const releaseLatch = /:released:[0-9a-f]{32}$/;
+
+/** Lock keys (not `:fence` counters, not release latches) under `<prefix>:` on one Redis server. */
 async function redisLockKeys(port: number, prefix: string): Promise<string[]> {
-  return (await scanKeys(port, `${prefix}:*`)).filter((key) => !key.endsWith(':fence'));
+  return (await scanKeys(port, `${prefix}:*`)).filter((key) => !key.endsWith(':fence') && !releaseLatch.test(key));
 }
 
 /** Every key under `prefix` on an etcd member, through its HTTP gateway. */
