@@ -280,6 +280,9 @@ export abstract class BaseLock implements DistributedLock, AsyncDisposable {
         if (left <= 0) {
           throw new LockAcquireTimeoutError(key, o.waitTimeout ?? 0, { backend: this.backend, cause: outage.lastError });
         }
+        // close() wakes sleepers once: one that closed while this waiter was busy (attempting,
+        // subscribing) must not put it to sleep for a whole lease afterwards.
+        this.#assertOpen('lock', key);
         await ticket.sleep(Math.min(nap, left), o.signal);
         const granted = await ticket.takeGrant<Handle>();
         if (granted !== null) {
@@ -480,6 +483,7 @@ export abstract class BaseLock implements DistributedLock, AsyncDisposable {
         if (o.signal?.aborted && error === o.signal.reason) throw error;
         const nap = this.#backOff(outage, this.wrapError('acquire', key, error), key);
         const left = deadline - this.clock.now();
+        this.#assertOpen('lock', key);
         if (left > 0) await abortableDelay(Math.min(nap, left), o.signal);
         this.#assertOpen('lock', key);
       }
@@ -505,6 +509,9 @@ export abstract class BaseLock implements DistributedLock, AsyncDisposable {
    * error once the backend has been failing for `unavailableTimeout`.
    */
   #backOff(outage: Outage, error: unknown, key: string): number {
+    // Closed while the attempt (or the subscription) was under way: the backend error is only the
+    // closing connection; the truth is that the lock was closed.
+    if (error instanceof LockBackendError && this.closed) throw new LockClosedError(`${this.backend} lock`, 'lock', key);
     if (!(error instanceof LockBackendError) || !this.isTransientError(error.cause ?? error)) throw error;
     const delay = outage.failed(error);
     if (delay !== undefined) return delay;

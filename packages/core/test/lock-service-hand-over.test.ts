@@ -70,7 +70,8 @@ describe('LockService coalesce with hand-over', () => {
 
   it('a read by any holder of a lease ends its hand-overs', async () => {
     const lock = new CountingLock();
-    const service = new LockService(lock, { coalesce: { handOver: true } });
+    // maxHandOverMs out of the way (its 100 ms default could pass on a loaded machine).
+    const service = new LockService(lock, { coalesce: { handOver: true, maxHandOverMs: 10_000 } });
     const tokens: bigint[] = [];
     // Callers 0-2 never read the token; caller 3 reads it; callers 4-6 read it.
     await burst(service, 7, (h, i) => {
@@ -127,8 +128,10 @@ describe('LockService coalesce with hand-over', () => {
   it('a loss during a handed-over turn aborts that turn only; the next caller acquires anew', async () => {
     const lock = new CountingLock();
     const lost: Array<[LockLostError, LockHandle]> = [];
+    // A 300 ms TTL: the first turn's lease still has more than half left when it is handed over,
+    // even if a loaded machine pauses this process for a while (the hand-over needs that).
     const service = new LockService(lock, {
-      ttl: 60,
+      ttl: 300,
       onLockLost: (e, h) => lost.push([e, h]),
       coalesce: { handOver: true, maxHandOverMs: 10_000 },
     });
@@ -138,7 +141,7 @@ describe('LockService coalesce with hand-over', () => {
       .withLock('k', async (h) => {
         secondSignal = h.signal;
         lock.failRenewals = true; // the lease runs out during this turn
-        await sleep(120);
+        await sleep(600);
         return h.held;
       })
       .catch((e: unknown) => e);
@@ -196,7 +199,8 @@ describe('LockService coalesce with hand-over', () => {
 
   it('a tryWithLock holder hands over to a queued withLock caller', async () => {
     const lock = new CountingLock();
-    const service = new LockService(lock, { coalesce: { handOver: true } });
+    // maxHandOverMs out of the way (its 100 ms default could pass on a loaded machine).
+    const service = new LockService(lock, { coalesce: { handOver: true, maxHandOverMs: 10_000 } });
     let queued: Promise<boolean> | undefined;
     const tried = await service.tryWithLock('k', async () => {
       queued = service.withLock('k', (h) => h.held);
@@ -211,7 +215,8 @@ describe('LockService coalesce with hand-over', () => {
 
   it('a waiter that gives up while queued leaves no lease stranded', async () => {
     const lock = new CountingLock();
-    const service = new LockService(lock, { coalesce: { handOver: true } });
+    // maxHandOverMs out of the way (its 100 ms default could pass on a loaded machine).
+    const service = new LockService(lock, { coalesce: { handOver: true, maxHandOverMs: 10_000 } });
     const abort = new AbortController();
     const first = service.withLock('k', () => sleep(20));
     const quitter = service.withLock('k', () => 'never', { signal: abort.signal }).catch((e: unknown) => e);

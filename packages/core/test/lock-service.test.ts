@@ -83,9 +83,10 @@ describe('LockService.withLock', () => {
 
   it('uses the service TTL and renews through a long function', async () => {
     const lock = new CountingLock();
-    const service = new LockService(lock, { ttl: 90 });
+    // Renewed every 200 ms: a late timer on a loaded machine still renews well within the TTL.
+    const service = new LockService(lock, { ttl: 600 });
     await service.withLock('k', async (h) => {
-      await sleep(300);
+      await sleep(1_000);
       expect(h.held).toBe(true);
     });
     expect(lock.renewBatches.length).toBeGreaterThanOrEqual(3);
@@ -161,11 +162,13 @@ describe('LockService coalesce', () => {
 
   it('counts local queueing against waitTimeout', async () => {
     const service = new LockService(fresh(), { coalesce: true });
-    const holding = service.withLock('k', () => sleep(300));
+    // The holder keeps the key for 1.5 s: a waiter whose local queueing did not count would
+    // wait that long; one that counts it gives up after its 100 ms (plus room for a busy machine).
+    const holding = service.withLock('k', () => sleep(1_500));
     await sleep(10);
     const started = performance.now();
     await expect(service.withLock('k', () => 1, { waitTimeout: 100 })).rejects.toThrow(/within 100 ms/);
-    expect(performance.now() - started).toBeLessThan(250);
+    expect(performance.now() - started).toBeLessThan(1_000);
     await holding;
     await service.close();
   });
@@ -191,14 +194,15 @@ describe('LockService.autoRenew', () => {
       close: () => inner.close(),
     };
     const service = new LockService(foreign);
-    const h = await foreign.lock('k', { ttl: 90 });
+    // Renewed every 200 ms: a late timer on a loaded machine still renews well within the TTL.
+    const h = await foreign.lock('k', { ttl: 600 });
     const stop = service.autoRenew(h);
-    await sleep(250);
+    await sleep(1_000);
     expect(h.held).toBe(true);
     expect(renewals).toBeGreaterThanOrEqual(2);
     stop();
     const seen = renewals;
-    await sleep(150);
+    await sleep(500); // 2.5 intervals
     expect(renewals).toBe(seen);
     await service.close();
   });
@@ -207,8 +211,10 @@ describe('LockService.autoRenew', () => {
 describe('LockService events', () => {
   it('reports waits, acquisitions, renewals and releases with durations', async () => {
     const events: LockEvent[] = [];
-    const service = new LockService(fresh(), { ttl: 60, onEvent: (e) => events.push(e) });
-    const holding = service.withLock('k', () => sleep(150));
+    // Renewed every 100 ms while held for 400 ms: a late timer on a loaded machine still renews
+    // well within the TTL.
+    const service = new LockService(fresh(), { ttl: 300, onEvent: (e) => events.push(e) });
+    const holding = service.withLock('k', () => sleep(400));
     await sleep(5);
     await service.withLock('k', () => 'second');
     await holding;
@@ -219,9 +225,9 @@ describe('LockService events', () => {
     expect(types.filter((t) => t === 'renewed').length).toBeGreaterThanOrEqual(2);
     const secondWait = events.filter((e) => e.type === 'wait-ended')[1];
     expect(secondWait).toMatchObject({ outcome: 'acquired', key: 'k', backend: 'memory' });
-    expect((secondWait as { waitedMs: number }).waitedMs).toBeGreaterThan(100);
+    expect((secondWait as { waitedMs: number }).waitedMs).toBeGreaterThan(350);
     const firstRelease = events.find((e) => e.type === 'released') as { heldMs: number };
-    expect(firstRelease.heldMs).toBeGreaterThanOrEqual(140);
+    expect(firstRelease.heldMs).toBeGreaterThanOrEqual(390);
     await service.close();
   });
 
@@ -234,7 +240,9 @@ describe('LockService events', () => {
     service.events.on('*', () => {
       throw new Error('a broken listener changes nothing');
     });
-    const holding = service.withLock('k', () => sleep(100));
+    // Held for 1 s: long enough that the busy, timeout and aborted waits below all see it held,
+    // however slowly a loaded machine runs them.
+    const holding = service.withLock('k', () => sleep(1_000));
     await sleep(5);
     await service.tryWithLock('k', () => 1);
     await service.withLock('k', () => 1, { waitTimeout: 10 }).catch(() => {});

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockNotHeldError, type LockHandle } from '@dlock/core';
-import { startEtcdCluster, type EtcdCluster } from '@dlock/testkit';
+import { startEtcdCluster, waitFor, type EtcdCluster } from '@dlock/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdMutex } from '../src/index.js';
 import { recordUnhandledRejections, testPrefix } from './helpers.js';
@@ -65,7 +65,9 @@ describe('EtcdMutex on a 3-member cluster', () => {
 
     try {
       const running = locks.map((lock, i) => worker(lock, i));
+      // Busy before the kill: more than 10 sections, however long a loaded machine takes for them.
       await sleep(1_500);
+      await waitFor(() => sections.length > 10, 10_000);
       const before = sections.length;
       const leader = await cluster.leader();
       const killedAt = performance.now();

@@ -49,9 +49,12 @@ describe('EtcdMutex with many waiters in one instance', () => {
       watches++;
       return watch();
     };
-    const mutex = new EtcdMutex(client, { prefix, maxQueuedPerName: 3 });
+    // leaseIdleTimeout 60 s: a pause of a loaded machine between the steps below must not let the
+    // idle lease be revoked, as a new lease would bring a new marker watch.
+    const mutex = new EtcdMutex(client, { prefix, maxQueuedPerName: 3, leaseIdleTimeout: 60_000 });
     const other = new EtcdMutex({ hosts: server.endpoint }, { prefix });
-    await (await mutex.lock('warm', { ttl: 5_000 })).release(); // the lease (and its marker watch) exist
+    await (await mutex.lock('warm', { ttl: 5_000 })).release(); // the lease exists...
+    await waitFor(() => watches === 1, 5_000); // ...and its marker watch (set up once the marker's put is answered)
     watches = 0;
     try {
       const queued = (name: string) => raw.getAll().prefix(`${prefix}${name}/`).sort('Create', 'Ascend').keys();

@@ -15,7 +15,9 @@ afterAll(async () => {
 
 lockContractSuite('RedisLock (standalone)', () => new RedisLock({ host: server.host, port: server.port }), {
   fifo: true,
-  wakeupBudgetMs: 200,
+  // Below the ~850 ms a waiter polling every maxRetryDelay (pub/sub not live) would take, with
+  // room for a loaded machine.
+  wakeupBudgetMs: 500,
   outage: {
     servers: () => [server],
     factory: ([port], options) => new RedisLock({ host: '127.0.0.1', port }, { operationTimeout: 1_000, ...options }),

@@ -242,7 +242,9 @@ describe('waiting', () => {
       });
       return sub;
     };
-    const waiter = new RedisLock(client, { maxRetryDelay: 300 });
+    // maxRetryDelay 1 s: the idle gap between two rounds (a few round trips, longer on a loaded
+    // machine) stays well inside it, so the subscription must be reused.
+    const waiter = new RedisLock(client, { maxRetryDelay: 1_000 });
     cleanup.push(() => waiter.close());
     const holder = open();
     const key = uniqueKey();
@@ -254,7 +256,7 @@ describe('waiting', () => {
       await (await waiting).release();
     }
     expect(calls).toEqual(['subscribe']); // one subscription for three waits
-    await waitFor(() => calls.length === 2, 2_000);
+    await waitFor(() => calls.length === 2, 3_000);
     expect(calls).toEqual(['subscribe', 'unsubscribe']);
   });
 
@@ -279,7 +281,10 @@ describe('waiting', () => {
       order.push(i);
       return h;
     });
-    await sleep(300);
+    // Every waiter made its attempt and its re-check after subscribing (2 each) and sleeps now:
+    // waited for, not assumed after a fixed time; then a moment for the last replies to land.
+    await waitFor(() => attempts === 20, 5_000);
+    await sleep(100);
     const before = attempts;
     await holder.release();
     await waitFor(() => order.length === 1, 1_000);
@@ -327,7 +332,9 @@ describe('waiting', () => {
         await h.release();
       });
     const locals = Array.from({ length: 6 }, (_, i) => run(local, `local${i}`));
-    await sleep(100);
+    // The holder's acquire, then each local waiter's attempt and re-check after subscribing
+    // (2 each) before the release: waited for, not assumed after a fixed time.
+    await waitFor(() => sent.filter((s) => s === 'acquire').length === 1 + 6 * 2, 5_000);
     const remoteWaiter = run(remote, 'remote');
     await sleep(100);
     sent.length = 0;

@@ -6,23 +6,25 @@ const after = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeou
 
 describe('SharedTimeout', () => {
   it('rejects each stalled call at its own deadline, passes answers through, and ignores late ones', async () => {
-    const shared = new SharedTimeout(100);
+    // Deadlines 200 ms apart, so that a timer firing late on a loaded machine does not merge them.
+    const shared = new SharedTimeout(400);
     const started = performance.now();
     const first = shared.bound(never, 'acquire');
-    await after(50, null);
+    await after(200, null);
+    const secondFrom = performance.now() - started;
     const second = shared.bound(never, 'release');
     const answered = shared.bound(after(10, 'OK'), 'renew');
-    const late = shared.bound(after(300, 'late'), 'inspect');
+    const late = shared.bound(after(1_200, 'late'), 'inspect');
     expect(await answered).toBe('OK');
     await expect(first).rejects.toBeInstanceOf(RedisTimeoutError);
     const firstAt = performance.now() - started;
-    await expect(second).rejects.toThrow('redis release got no reply within 100 ms');
+    await expect(second).rejects.toThrow('redis release got no reply within 400 ms');
     const secondAt = performance.now() - started;
-    await expect(late).rejects.toMatchObject({ operation: 'inspect', timeoutMs: 100 });
-    // Each at its own deadline: ~100 ms and ~150 ms after the start, not both at the first.
-    expect(firstAt).toBeGreaterThanOrEqual(95);
-    expect(firstAt).toBeLessThan(140);
-    expect(secondAt).toBeGreaterThanOrEqual(145);
+    await expect(late).rejects.toMatchObject({ operation: 'inspect', timeoutMs: 400 });
+    // Each at its own deadline: ~400 ms and ~600 ms after the start, not both at the first.
+    expect(firstAt).toBeGreaterThanOrEqual(395);
+    expect(firstAt).toBeLessThan(secondFrom + 400);
+    expect(secondAt).toBeGreaterThanOrEqual(secondFrom + 395);
   });
 
   it('passes a rejection through unchanged', async () => {

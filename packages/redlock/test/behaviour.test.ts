@@ -130,14 +130,30 @@ describe('Redlock waiting', () => {
     const releasedAt = performance.now();
     await h.release();
     const next = await waiting;
-    expect(performance.now() - releasedAt).toBeLessThan(100);
+    // Woken by the announcement: one attempt more, long before the ~9 s the lease has left
+    // (the bound leaves room for a loaded machine; the attempt count is the exact check).
+    expect(performance.now() - releasedAt).toBeLessThan(1_000);
     expect(waiter.attempts).toBeLessThanOrEqual(3);
     await next.release();
   });
 
-  it('sleeps until the leases the nodes reported end when the holder never releases', async () => {
+  it('waitTimeout 0 gives up without retrying: its attempt and the one re-check after subscribing', async () => {
     const holder = open();
     const waiter = new CountingRedlock(urls());
+    opened.push(waiter);
+    const key = uniqueKey('redlock-zero-wait');
+    const h = (await holder.tryLock(key, { ttl: 10_000 }))!;
+    expect(h).not.toBeNull();
+    await expect(waiter.lock(key, { waitTimeout: 0 })).rejects.toBeInstanceOf(LockAcquireTimeoutError);
+    expect(waiter.attempts).toBe(2);
+    await h.release();
+  });
+
+  it('sleeps until the leases the nodes reported end when the holder never releases', async () => {
+    const holder = open();
+    // Without the nodes' PTTLs the waiter would sleep maxRetryDelay: 5 s here, far from the 700 ms
+    // lease, so the upper bound below can leave room for a loaded machine and still tell them apart.
+    const waiter = new CountingRedlock(urls(), { maxRetryDelay: 5_000 });
     opened.push(waiter);
     const key = uniqueKey('redlock-pttl');
     const acquiredAt = performance.now();
@@ -146,7 +162,7 @@ describe('Redlock waiting', () => {
     const next = await waiter.lock(key, { ttl: 10_000, waitTimeout: 5_000 });
     const waited = performance.now() - acquiredAt;
     expect(waited).toBeGreaterThanOrEqual(650);
-    expect(waited).toBeLessThan(1_000);
+    expect(waited).toBeLessThan(2_500);
     expect(waiter.attempts).toBeLessThanOrEqual(4);
     await next.release();
   });
@@ -206,15 +222,22 @@ describe('Redlock construction', () => {
     expect(await lock.isLocked(key)).toBe(true);
     stop();
     await h.release();
-    expect(await holdersOf(direct, key)).toEqual([]);
+    // Decided at a quorum (2 of 3): the last node's release (NOSCRIPT -> EVAL after the flush)
+    // may land a moment later.
+    expect((await holdersOf(direct, key)).length).toBeLessThanOrEqual(1);
+    await waitFor(async () => (await holdersOf(direct, key)).length === 0, 2_000);
   });
 
   it('keeps its keys under the prefix it is given', async () => {
     const lock = open({ prefix: 'billing' });
     const key = uniqueKey('redlock-prefix');
     const h = (await lock.tryLock(key))!;
-    expect(await direct[0]!.exists(`billing:{${key}}`)).toBe(1);
-    expect(await direct[0]!.exists(`dlock:{${key}}`)).toBe(0);
+    expect(h).not.toBeNull();
+    // On a quorum (2 of 3) at least: the first call connects, and a slow node's acquire (on a busy
+    // machine) may still be on its way when the quorum decided.
+    const exists = (name: string) => Promise.all(direct.map((c) => c.exists(name)));
+    expect((await exists(`billing:{${key}}`)).filter((n) => n === 1).length).toBeGreaterThanOrEqual(2);
+    expect(await exists(`dlock:{${key}}`)).toEqual([0, 0, 0]);
     await h.release();
   });
 });

@@ -42,8 +42,11 @@ afterEach(async () => {
 
 describe('Redlock with 2 of 5 nodes stopped', () => {
   it('acquires, extends, wakes a waiter, renews by watchdog and releases within deadlines', async () => {
-    const a = open();
-    const b = open();
+    // "Decided without waiting for the stopped nodes" means: well under one node timeout. This
+    // test's is 1 s, so that the round trips to the 3 live nodes fit under it on a loaded machine.
+    const timeout = 1_000;
+    const a = open(undefined, { nodeTimeout: timeout });
+    const b = open(undefined, { nodeTimeout: timeout });
     const key = uniqueKey('redlock-2-stopped');
     const renewed = uniqueKey('redlock-2-stopped-watchdog');
     // Connect first, so that the stop hits established connections.
@@ -56,18 +59,18 @@ describe('Redlock with 2 of 5 nodes stopped', () => {
       const acquireMs = performance.now() - t;
       expect(h).not.toBeNull();
       // Decided by the quorum that answered: the stopped nodes are not waited for.
-      expect(acquireMs).toBeLessThan(NODE_TIMEOUT);
+      expect(acquireMs).toBeLessThan(timeout);
       expect(h!.validUntil - performance.now()).toBeGreaterThan(5_000 - a.drift(5_000) - acquireMs - 20);
       expect(await holdersOf(direct.slice(0, 3), key)).toEqual([0, 1, 2]);
 
       t = performance.now();
       expect(await b.tryLock(key)).toBeNull(); // contention, not an error: 3 nodes answered
-      expect(performance.now() - t).toBeLessThan(NODE_TIMEOUT);
+      expect(performance.now() - t).toBeLessThan(timeout);
 
       const before = h!.validUntil;
       t = performance.now();
       await h!.extend(10_000);
-      expect(performance.now() - t).toBeLessThan(NODE_TIMEOUT);
+      expect(performance.now() - t).toBeLessThan(timeout);
       expect(h!.validUntil).toBeGreaterThan(before + 4_000);
       expect(await direct[0]!.pttl(lockKeyOf(key))).toBeGreaterThan(9_000);
 
@@ -75,10 +78,10 @@ describe('Redlock with 2 of 5 nodes stopped', () => {
       await sleep(150);
       t = performance.now();
       await h!.release();
-      expect(performance.now() - t).toBeLessThan(NODE_TIMEOUT);
+      expect(performance.now() - t).toBeLessThan(timeout);
       const next = await waiting;
       // Woken by the release announcement, not by the 10 s lease running out.
-      expect(performance.now() - t).toBeLessThan(300);
+      expect(performance.now() - t).toBeLessThan(timeout);
       expect(next.held).toBe(true);
 
       // The watchdog keeps a 400 ms lease alive for 3x its TTL with two nodes silent.
@@ -120,8 +123,10 @@ describe('Redlock with 3 of 5 nodes stopped', () => {
       expect(q.failures.every((f) => f.error instanceof RedlockNodeTimeoutError)).toBe(true);
       expect(q.message).toContain(key);
       expect(q.message).toContain('2 of 5 nodes answered');
+      // Once the node timeout passed, not at the cap (20 node timeouts) nor never; the upper
+      // bound leaves room for timers firing late on a loaded machine.
       expect(took).toBeGreaterThanOrEqual(NODE_TIMEOUT * 0.9);
-      expect(took).toBeLessThan(NODE_TIMEOUT * 3);
+      expect(took).toBeLessThan(NODE_TIMEOUT * 5);
       // What it did take on the nodes that answered was given back before the error.
       expect(await holdersOf(direct.slice(0, 2), key)).toEqual([]);
 
@@ -143,17 +148,22 @@ describe('Redlock with 3 of 5 nodes stopped', () => {
   it('a held lock cannot be extended (error, not loss) and is reported lost when its validity ends', async () => {
     const a = open();
     const key = uniqueKey('redlock-3-stopped-held');
-    const h = (await a.tryLock(key, { ttl: 800 }))!;
+    // A 2 s lease: stopping 3 servers and a renewal that waits out the node timeout take well
+    // under that even on a loaded machine, so the lock is still valid when the renewal fails.
+    const h = (await a.tryLock(key, { ttl: 2_000 }))!;
     expect(h).not.toBeNull();
+    let lostAt = 0;
+    h.signal.addEventListener('abort', () => (lostAt = performance.now()));
 
     await whilePaused(nodes, [0, 1, 2], async () => {
-      const error = await h.extend(800).catch((e: unknown) => e);
+      const error = await h.extend(2_000).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RedlockQuorumError);
       expect((error as RedlockQuorumError).operation).toBe('renew');
       expect(h.held).toBe(true); // undecided is not lost: the lease may still be there
-      await waitFor(() => h.signal.aborted, 2_000);
-      // The expiry timer fires at validUntil (monotonic), not later.
-      expect(performance.now() - h.validUntil).toBeLessThan(100);
+      await waitFor(() => h.signal.aborted, 4_000);
+      // The expiry timer fires at validUntil (monotonic), not at some later event; measured when
+      // the signal aborts (not when waitFor polls), with room for a late timer on a loaded machine.
+      expect(lostAt - h.validUntil).toBeLessThan(300);
       expect(h.signal.reason).toBeInstanceOf(LockLostError);
     });
   });
@@ -203,8 +213,9 @@ describe('Redlock when a node restarts empty while a lock is held', () => {
     try {
       const a = open([nodes[0]!.url, nodes[1]!.url, nodes[2]!.url, holes[0]!.url, holes[1]!.url]);
       const key = uniqueKey('redlock-restart-delayed');
-      // Long enough for several attempts: each waits up to the node timeout for the killed node.
-      const ttl = 2_000;
+      // Long enough for several attempts: each waits up to the node timeout for the killed node,
+      // and on a loaded machine an attempt (5 nodes, one refusing) can take most of a second.
+      const ttl = 5_000;
       const ha = (await a.tryLock(key, { ttl }))!;
       expect(ha).not.toBeNull();
       await nodes[2]!.kill();

@@ -116,13 +116,15 @@ afterAll(async () => {
 
 describe('mode and ports', () => {
   // First in the file: the runtime probe result is cached per module, this measures the real one.
-  it('auto mode resolves to local without a Docker engine, in under a second', async () => {
+  it('auto mode resolves to local without a Docker engine, its probe in under a second', async () => {
     try {
       process.env['DLOCK_TEST_SERVERS'] = 'auto';
+      // Loading testcontainers is CPU work (~0.5 s idle, several seconds on a loaded machine):
+      // done first, so the bound is on the engine probe alone (a few ms without an engine;
+      // a probe that waits for a connect timeout would exceed it).
+      const { getContainerRuntimeClient } = await import('testcontainers');
       const { ms, result } = await elapsed(() => serverMode());
       // No engine runs here, so 'local'; on a machine with one, auto must pick it.
-      // Imported only now, so the measurement above includes serverMode() loading testcontainers.
-      const { getContainerRuntimeClient } = await import('testcontainers');
       const engine = await getContainerRuntimeClient().then(
         () => true,
         () => false,

@@ -11,5 +11,6 @@ lockContractSuite(
     if (opened++ % 2 === 0) store = new MemoryLockStore();
     return new MemoryLock({ store });
   },
-  { fifo: true, wakeupBudgetMs: 250 },
+  // A release wakes a waiter synchronously; one not woken would sleep out the 60 s lease.
+  { fifo: true, wakeupBudgetMs: 500 },
 );

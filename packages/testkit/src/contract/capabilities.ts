@@ -7,7 +7,12 @@ export interface ContractOptions {
   fifo?: boolean;
   /** TTL (ms) for the tests that let a lease run out. @default max(capabilities.minTtlMs, 300) */
   shortTtl?: number;
-  /** Most ms a waiter may take to notice a release. @default 1_000 */
+  /**
+   * Most ms a waiter may take to notice a release (also: how far past its waitTimeout a waiter
+   * may give up, and how long `waitTimeout: 0` and an abort may take). Choose it to hold on a
+   * loaded machine yet stay below the backend's polling interval, so that it still tells a
+   * woken waiter from a polling one. @default 1_000
+   */
   wakeupBudgetMs?: number;
   /**
    * Runs the outage contract too: a backend with a server gives a way to reach it through

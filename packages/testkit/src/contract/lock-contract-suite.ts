@@ -313,6 +313,21 @@ export function lockContractSuite(name: string, factory: LockFactory, options: C
       await h.release();
     });
 
+    it('close() while a waiter is still making its first attempt or subscribing fails it with LockClosedError', async () => {
+      // Closing tears down the connections the waiter is using: that must not surface as a
+      // backend error, whatever step the waiter was at.
+      for (const delay of [0, 1, 2, 3, 4, 6, 8, 12, 20]) {
+        const { a, b, c, key } = await setup();
+        const h = await a.lock(key, { ttl: c.longTtl });
+        const waiting = b.lock(key).catch((e: unknown) => e);
+        await sleep(delay);
+        await b.close();
+        const outcome = await waiting;
+        expect(outcome, `closed ${delay} ms after lock(): ${String(outcome)}`).toBeInstanceOf(LockClosedError);
+        await h.release();
+      }
+    });
+
     it('await using releases at the end of the block', async () => {
       const { a, b, key } = await setup();
       {
