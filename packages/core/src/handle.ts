@@ -1,16 +1,8 @@
 import { LockLostError, LockNotHeldError, LockReleasedError } from './errors.js';
+import type { HeldLock } from './engine/driver.js';
 import type { LockHandle } from './types.js';
 
-/** What a backend sees of a held lock when it releases or renews it. */
-export interface HeldLock {
-  readonly key: string;
-  readonly token: string;
-  readonly fencingToken: bigint;
-  /** The TTL of the last acquire or renew, in ms. */
-  readonly ttl: number;
-  /** Whatever the backend's acquire returned as `data` (e.g. an etcd lease and queue key). */
-  readonly data: unknown;
-}
+export type { HeldLock } from './engine/driver.js';
 
 /** The lock instance a handle belongs to. */
 export interface HandleOwner {
@@ -24,7 +16,7 @@ type HandleState = 'held' | 'released' | 'lost';
  * The handle `tryLock()`/`lock()` return. State changes only through the owning lock
  * (`markReleased`, `markLost`, `refresh`), which also fires `signal` exactly once.
  */
-export class Handle implements LockHandle, HeldLock {
+export class Handle<D = unknown> implements LockHandle, HeldLock<D> {
   #state: HandleState = 'held';
   #validUntil: number;
   #ttl: number;
@@ -43,7 +35,7 @@ export class Handle implements LockHandle, HeldLock {
     readonly fencingToken: bigint,
     ttl: number,
     validUntil: number,
-    readonly data: unknown,
+    readonly data: D,
   ) {
     this.#ttl = ttl;
     this.#validUntil = validUntil;

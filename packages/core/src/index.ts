@@ -4,6 +4,7 @@ export type {
   LockCapabilities,
   LockHandle,
   LockInfo,
+  RenewObserver,
 } from './types.js';
 export {
   DlockError,
@@ -16,9 +17,32 @@ export {
   LockReleasedError,
   UnknownBackendError,
 } from './errors.js';
-export { BaseLock, baseLockOptionNames, type AcquireAttempt, type BaseLockOptions, type RenewObserver } from './base-lock.js';
-export { Handle, type HeldLock } from './handle.js';
-export { Watchdog, type RenewOutcome } from './watchdog.js';
+export { LockEngine } from './engine/lock-engine.js';
+export {
+  EXCLUSIVE,
+  type AcquireRequest,
+  type AcquireResult,
+  type Claim,
+  type DriverFeatures,
+  type DriverHost,
+  type HeldLock,
+  type LockDriver,
+  type QueueWait,
+  type ReleaseFeed,
+} from './engine/driver.js';
+export {
+  baseLockOptionNames,
+  lockEngineOptionNames,
+  type BaseLockOptions,
+  type HandOverOptions,
+  type KnownOptions,
+  type LockEngineOptions,
+} from './engine/options.js';
+export { KeyQueue, QueueTicket } from './engine/key-queue.js';
+export { BaseLock, type AcquireAttempt } from './base-lock.js';
+export { Handle } from './handle.js';
+export { Watchdog, type RenewOutcome } from './engine/watchdog.js';
+export { renewOnTimer } from './renew-timer.js';
 export { monotonicClock, type Clock } from './clock.js';
 export { abortableDelay, MAX_TIMER_DELAY, timerDelay, withJitter } from './sleep.js';
 export { newToken } from './token.js';
@@ -35,6 +59,7 @@ export {
   type ResolvedAcquireOptions,
 } from './validate.js';
 export { MemoryLock, type MemoryLockOptions } from './memory/memory-lock.js';
+export { MemoryDriver } from './memory/memory-driver.js';
 export { MemoryLockStore, defaultMemoryStore } from './memory/memory-store.js';
 export {
   LockService,

@@ -1,11 +1,10 @@
-import type { BaseLock, RenewObserver } from './base-lock.js';
 import { InvalidOptionError, LockAcquireTimeoutError, LockLostError, LockNotHeldError } from './errors.js';
 import { LockEvents, type LockEvent } from './lock-events.js';
 import { KeyedMutex } from './local/keyed-mutex.js';
 import { LeaseView, SharedLease, type HandOverLimits, type LeaseRequest } from './local/shared-lease.js';
 import { MemoryLock } from './memory/memory-lock.js';
 import { abortableDelay } from './sleep.js';
-import type { AcquireOptions, DistributedLock, LockHandle, LockInfo } from './types.js';
+import type { AcquireOptions, DistributedLock, LockHandle, LockInfo, RenewObserver } from './types.js';
 import { rejectUnknownOptions, validateCount, validateKey, validateTtl, validateWaitTimeout } from './validate.js';
 
 /** Options of {@link LockService}. */
@@ -222,9 +221,8 @@ export class LockService implements AsyncDisposable {
   }
 
   /**
-   * Renews `handle` at ttl/3 until it is released or lost, or the returned function is called.
-   * Over a dlock backend the renewals of all handles are batched; over any other
-   * `DistributedLock` each handle gets its own timer.
+   * Renews `handle` at ttl/3 until it is released or lost, or the returned function is called
+   * (the lock's own `autoRenew`, with the service's `renewed`/`renew-failed` events).
    */
   autoRenew(handle: LockHandle): () => void {
     if (handle instanceof LeaseView) {
@@ -232,10 +230,7 @@ export class LockService implements AsyncDisposable {
       if (!handle.held || handle.lease.stopRenew !== undefined) return () => {};
       handle = handle.lease.backend;
     }
-    const batched = this.lock as Partial<Pick<BaseLock, 'autoRenew'>>;
-    const observer = this.#renewObserver(performance.now());
-    if (typeof batched.autoRenew === 'function') return batched.autoRenew.call(this.lock, handle, observer);
-    return renewEachOnItsOwn(this.lock, handle, observer);
+    return this.lock.autoRenew(handle, this.#renewObserver(performance.now()));
   }
 
   #emit(event: LockEvent): void {
@@ -512,36 +507,4 @@ function localOptions(options: WithLockOptions): { signal?: AbortSignal; waitTim
 
 function assertFunction(fn: unknown): void {
   if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'a function', fn);
-}
-
-/** The watchdog for a foreign `DistributedLock`: one timer per handle, renew at ttl/3. */
-function renewEachOnItsOwn(lock: DistributedLock, handle: LockHandle, observer: RenewObserver): () => void {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const ttl = Math.max(3, Math.floor(handle.validUntil - performance.now()));
-  const every = Math.max(1, Math.floor(ttl / 3));
-  const tick = () => {
-    if (stopped || !handle.held) return;
-    lock.renew(handle).then(
-      () => {
-        observer.renewed?.(handle);
-        schedule(every);
-      },
-      (error: unknown) => {
-        if (error instanceof LockNotHeldError) return;
-        observer.renewFailed?.(handle, error instanceof Error ? error : new Error(String(error)));
-        schedule(Math.max(10, Math.floor(every / 3)));
-      },
-    );
-  };
-  const schedule = (ms: number) => {
-    if (stopped) return;
-    timer = setTimeout(tick, ms);
-    timer.unref();
-  };
-  schedule(every);
-  return () => {
-    stopped = true;
-    if (timer !== undefined) clearTimeout(timer);
-  };
 }

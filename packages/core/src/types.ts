@@ -87,6 +87,19 @@ export interface DistributedLock {
   isLocked(key: string): Promise<boolean>;
   /** Holder, remaining TTL and fencing token of `key`, or `null` if free. */
   inspect(key: string): Promise<LockInfo | null>;
+  /**
+   * Keeps `handle` alive by renewing it at ttl/3 until it is released or lost, or the returned
+   * function is called (dlock's locks batch the renewals of all their handles). `observer` is
+   * told of each renewal and each failed one.
+   */
+  autoRenew(handle: LockHandle, observer?: RenewObserver): () => void;
   /** Releases every lock this instance holds, stops its timers; later calls reject with `LockClosedError`. */
   close(): Promise<void>;
+}
+
+/** Told of each watchdog renewal of one handle (see `autoRenew`). Must not throw; errors are ignored. */
+export interface RenewObserver {
+  renewed?(handle: LockHandle): void;
+  /** A renewal failed for a reason that may pass; it is retried until `validUntil`. */
+  renewFailed?(handle: LockHandle, error: Error): void;
 }

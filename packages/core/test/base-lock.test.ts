@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionError, LockBackendError, LockLostError, LockReleasedError, MemoryLock, MemoryLockStore, type Clock } from '../src/index.js';
+import { InvalidOptionError, LockBackendError, LockEngine, LockLostError, LockReleasedError, MemoryDriver, MemoryLock, MemoryLockStore, type AcquireRequest, type Clock } from '../src/index.js';
 import { CountingLock } from './counting-lock.js';
 
 describe('BaseLock waiting', () => {
@@ -263,16 +263,17 @@ describe('BaseLock late acquire answers', () => {
   it('an answer that arrives after the lease ended is not a lock: released; tryLock says why, lock() retries', async () => {
     let now = 0;
     const store = new MemoryLockStore();
-    class SlowLock extends MemoryLock {
+    class SlowDriver extends MemoryDriver {
       slow = true;
-      protected override async acquireOnce(key: string, token: string, ttl: number) {
-        const r = await super.acquireOnce(key, token, ttl);
+      override async acquire(request: AcquireRequest) {
+        const r = await super.acquire(request);
         await new Promise((resolve) => setImmediate(resolve)); // a round trip, as real I/O
-        if (this.slow) now += ttl + 5; // the reply took longer than the lease
+        if (this.slow) now += request.ttl + 5; // the reply took longer than the lease
         return r;
       }
     }
-    const lock = new SlowLock({ store, clock: { now: () => now } });
+    const driver = new SlowDriver(store);
+    const lock = new LockEngine(driver, { clock: { now: () => now } }, { names: [], what: 'new SlowLock()' });
     // The key was free: "held by someone else" (null) would be a lie. A typed error tells the truth.
     const error = await lock.tryLock('k', { ttl: 50 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LockBackendError);
@@ -280,7 +281,7 @@ describe('BaseLock late acquire answers', () => {
     expect(store.size).toBe(0);
     const waiting = lock.lock('k', { ttl: 50, waitTimeout: 10_000_000 });
     await sleep(5);
-    lock.slow = false;
+    driver.slow = false;
     const h = await waiting;
     expect(h.validUntil).toBeGreaterThan(now);
     await lock.close();

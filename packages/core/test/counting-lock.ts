@@ -1,29 +1,59 @@
-import { MemoryLock, MemoryLockStore, type AcquireAttempt, type HeldLock } from '../src/index.js';
+import {
+  LockEngine,
+  MemoryDriver,
+  MemoryLockStore,
+  type AcquireRequest,
+  type AcquireResult,
+  type HeldLock,
+} from '../src/index.js';
 
-/** A MemoryLock that counts the backend calls the base makes, and can be told to fail renewals. */
-export class CountingLock extends MemoryLock {
+/** The memory driver, counting the calls the engine makes; it can be told to fail renewals. */
+export class CountingDriver extends MemoryDriver {
   acquires = 0;
   transfers = 0;
   renewBatches: number[] = [];
   failRenewals = false;
 
-  constructor(store = new MemoryLockStore(), options: { defaultTtl?: number; maxLocalHandOvers?: number } = {}) {
-    super({ store, ...options });
-  }
-
-  protected override acquireOnce(key: string, token: string, ttl: number): Promise<AcquireAttempt> {
-    this.acquires++;
-    return super.acquireOnce(key, token, ttl);
-  }
-
-  protected override transferOnce(lock: HeldLock, token: string, ttl: number): Promise<AcquireAttempt> {
+  override transfer(lock: HeldLock<undefined>, token: string, ttl: number): Promise<AcquireResult<undefined>> {
     this.transfers++;
-    return super.transferOnce(lock, token, ttl);
+    return super.transfer(lock, token, ttl);
   }
 
-  protected override async renewManyOnce(locks: readonly HeldLock[]): Promise<Array<boolean | Error>> {
+  override acquire(request: AcquireRequest): Promise<AcquireResult<undefined>> {
+    this.acquires++;
+    return super.acquire(request);
+  }
+
+  override async renewMany(locks: readonly HeldLock<undefined>[]): Promise<Array<boolean | Error>> {
     this.renewBatches.push(locks.length);
     if (this.failRenewals) throw new Error('connection reset (simulated backend outage)');
-    return super.renewManyOnce(locks);
+    return super.renewMany(locks);
+  }
+}
+
+/** A memory lock over a {@link CountingDriver}. */
+export class CountingLock extends LockEngine<undefined> {
+  readonly driver: CountingDriver;
+
+  constructor(store = new MemoryLockStore(), options: { defaultTtl?: number; maxLocalHandOvers?: number } = {}) {
+    const driver = new CountingDriver(store);
+    super(driver, options, { names: [], what: 'new CountingLock()' });
+    this.driver = driver;
+  }
+
+  get acquires(): number {
+    return this.driver.acquires;
+  }
+  get transfers(): number {
+    return this.driver.transfers;
+  }
+  get renewBatches(): number[] {
+    return this.driver.renewBatches;
+  }
+  get failRenewals(): boolean {
+    return this.driver.failRenewals;
+  }
+  set failRenewals(value: boolean) {
+    this.driver.failRenewals = value;
   }
 }

@@ -6,6 +6,7 @@ import {
   LockService,
   MemoryLock,
   MemoryLockStore,
+  renewOnTimer,
   type DistributedLock,
   type LockEvent,
   type LockHandle,
@@ -178,8 +179,9 @@ describe('LockService.autoRenew', () => {
   it('renews a foreign DistributedLock handle on its own timer until stopped', async () => {
     const inner = fresh();
     let renewals = 0;
-    // A lock that is not a BaseLock: the service falls back to one timer per handle.
+    // A lock written outside dlock: renewOnTimer gives it one timer per handle.
     const foreign: DistributedLock = {
+      autoRenew: (h, o) => renewOnTimer(foreign, h, o),
       backend: 'foreign',
       capabilities: inner.capabilities,
       tryLock: (k, o) => inner.tryLock(k, o),

@@ -5,7 +5,7 @@ import { CountingLock } from './counting-lock.js';
 
 // Plain JavaScript has no type checker: a misspelt option must fail loudly, not be ignored.
 
-const locks: MemoryLock[] = [];
+const locks: Array<{ close(): Promise<void> }> = [];
 function memoryLock(): CountingLock {
   const lock = new CountingLock(new MemoryLockStore());
   locks.push(lock);

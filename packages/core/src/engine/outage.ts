@@ -1,5 +1,5 @@
-import type { Clock } from './clock.js';
-import { withJitter } from './sleep.js';
+import type { Clock } from '../clock.js';
+import { withJitter } from '../sleep.js';
 
 /** First retry after a backend failure, in ms; each further failure in a row doubles it. */
 const FIRST_BACKOFF_MS = 50;

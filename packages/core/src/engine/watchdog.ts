@@ -1,7 +1,7 @@
-import type { Clock } from './clock.js';
-import { monotonicClock } from './clock.js';
-import type { Handle } from './handle.js';
-import { timerDelay } from './sleep.js';
+import type { Clock } from '../clock.js';
+import { monotonicClock } from '../clock.js';
+import type { Handle } from '../handle.js';
+import { timerDelay } from '../sleep.js';
 
 /** Outcome of renewing one handle: renewed, confirmed gone, or a (transient) error. */
 export type RenewOutcome = 'renewed' | 'lost' | 'error';
@@ -13,27 +13,27 @@ export type RenewOutcome = 'renewed' | 'lost' | 'error';
  * share a tick. A failed renewal is retried sooner; giving up is the owner's expiry timer's
  * job (past `validUntil` the lock is lost), so a transient error never loses a lock early.
  */
-export class Watchdog {
-  readonly #entries = new Map<Handle, { nextAt: number }>();
+export class Watchdog<D = unknown> {
+  readonly #entries = new Map<Handle<D>, { nextAt: number }>();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #ticking = false;
 
   constructor(
-    private readonly renewBatch: (handles: Handle[]) => Promise<RenewOutcome[]>,
+    private readonly renewBatch: (handles: Array<Handle<D>>) => Promise<RenewOutcome[]>,
     private readonly clock: Clock = monotonicClock,
     /** Called with any error a tick throws; a tick never rejects unhandled. */
     private readonly onError: (error: unknown) => void = () => {},
   ) {}
 
   /** Starts renewing `handle`; the returned function stops it (idempotent). */
-  add(handle: Handle): () => void {
+  add(handle: Handle<D>): () => void {
     this.#entries.set(handle, { nextAt: this.clock.now() + interval(handle) });
     this.#schedule();
     return () => this.remove(handle);
   }
 
-  remove(handle: Handle): void {
+  remove(handle: Handle<D>): void {
     this.#entries.delete(handle);
     if (this.#entries.size === 0) this.#clearTimer();
   }
@@ -72,7 +72,7 @@ export class Watchdog {
     this.#ticking = true;
     try {
       const now = this.clock.now();
-      const due: Handle[] = [];
+      const due: Array<Handle<D>> = [];
       for (const [handle, e] of this.#entries) {
         if (!handle.held) this.#entries.delete(handle);
         else if (e.nextAt <= now + interval(handle) / 2) due.push(handle);
@@ -105,12 +105,12 @@ export class Watchdog {
   }
 }
 
-function interval(handle: Handle): number {
+function interval(handle: Handle<unknown>): number {
   return Math.max(1, Math.floor(handle.ttl / 3));
 }
 
 /** After an error: retry a few times before validity runs out, but not in a tight loop. */
-function retryDelay(handle: Handle, now: number): number {
+function retryDelay(handle: Handle<unknown>, now: number): number {
   const left = handle.validUntil - now;
   return Math.max(10, Math.min(interval(handle), left / 4));
 }

@@ -1,0 +1,126 @@
+import { LockAcquireTimeoutError } from '../errors.js';
+import { Handle } from '../handle.js';
+import { abortableDelay, withJitter } from '../sleep.js';
+import type { AcquireResult } from './driver.js';
+import type { EngineCore } from './engine-core.js';
+import { offerHandOver } from './hand-over.js';
+import type { QueueTicket } from './key-queue.js';
+
+/** One `lock()` call: what it asks for and until when. */
+export interface LockCall {
+  readonly key: string;
+  readonly token: string;
+  readonly ttl: number;
+  /** Monotonic deadline (`Infinity` without `waitTimeout`). */
+  readonly deadline: number;
+  readonly waitTimeout: number | undefined;
+  readonly signal: AbortSignal | undefined;
+}
+
+/**
+ * `lock()` over a driver without a server-side queue: attempt; on "held", queue locally and
+ * sleep until a release notification, the holder's lease end, or `maxRetryDelay`; on a backend
+ * failure, back off and retry (see `EngineCore.backOff`). A releasing holder of this engine may
+ * hand the lock straight to the first sleeping waiter (see hand-over.ts).
+ */
+export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promise<Handle<D>> {
+  const { key, token, ttl, deadline, signal } = call;
+  // Fairness inside one process: a newcomer does not barge past waiters already queued here.
+  let tryNow = core.queue.queued(key) === 0;
+  const outage = core.outage(call.waitTimeout);
+  let ticket: QueueTicket<Handle<D>> | undefined;
+  let watching = false;
+  let acquired = false;
+  try {
+    for (;;) {
+      let nap = core.options.maxRetryDelay;
+      if (tryNow) {
+        signal?.throwIfAborted();
+        if (ticket) ticket.woken = false;
+        try {
+          const attempt = await core.attempt(key, token, ttl, signal);
+          if (attempt instanceof Handle) {
+            acquired = true;
+            return attempt;
+          }
+          outage.clear();
+          if (attempt.retryAfter >= 0) nap = withJitter(attempt.retryAfter + 1);
+        } catch (error) {
+          nap = core.backOff(outage, error, key);
+        }
+      }
+      if (ticket === undefined) {
+        ticket = core.queue.enqueue(key);
+        offerHandOver(ticket, { token, ttl });
+      }
+      // Subscribe once the backend answers: during an outage the subscription would only fail too.
+      if (!watching && !outage.active) {
+        try {
+          await core.watch.watch(key);
+          watching = true;
+          // A release between our attempt and the subscription would go unseen: try once more.
+          if (tryNow && !outage.active) continue;
+        } catch (error) {
+          nap = Math.min(nap, core.backOff(outage, core.wrapError('subscribe', key, error), key));
+        }
+      }
+      const left = deadline - core.now();
+      if (left <= 0) {
+        throw new LockAcquireTimeoutError(key, call.waitTimeout ?? 0, { backend: core.backend, cause: outage.lastError });
+      }
+      // close() wakes sleepers once: one that closed while this waiter was busy (attempting,
+      // subscribing) must not put it to sleep for a whole lease afterwards.
+      core.assertOpen('lock', key);
+      await ticket.sleep(Math.min(nap, left), signal);
+      const granted = await ticket.takeGrant();
+      if (granted !== null) {
+        if (signal?.aborted) {
+          await core.owner.unlock(granted).catch(() => undefined);
+          throw signal.reason;
+        }
+        acquired = true;
+        return granted;
+      }
+      core.assertOpen('lock', key);
+      tryNow = true;
+    }
+  } finally {
+    if (ticket !== undefined) {
+      ticket.leave(acquired);
+      if (watching) core.watch.unwatch(key);
+    }
+  }
+}
+
+/**
+ * `lock()` over a driver with a server-side queue: the driver waits in it; failures back off
+ * and queue again, until the deadline or the signal.
+ */
+export async function waitInQueue<D>(core: EngineCore<D>, call: LockCall): Promise<Handle<D>> {
+  const queue = core.driver.features.queue!;
+  const { key, token, ttl, deadline, signal } = call;
+  const outage = core.outage(call.waitTimeout);
+  for (;;) {
+    const startedAt = core.now();
+    let result: AcquireResult<D> | undefined;
+    try {
+      result = await queue({ key, token, ttl, claim: { kind: 'exclusive' } }, { deadline, signal });
+      outage.clear();
+    } catch (error) {
+      if (signal?.aborted && error === signal.reason) throw error;
+      const nap = core.backOff(outage, core.wrapError('acquire', key, error), key);
+      const left = deadline - core.now();
+      core.assertOpen('lock', key);
+      if (left > 0) await abortableDelay(Math.min(nap, left), signal);
+      core.assertOpen('lock', key);
+    }
+    if (result !== undefined) {
+      if (!result.acquired) break;
+      const handle = await core.adopt(key, token, ttl, startedAt, result, signal);
+      if (handle !== null) return handle;
+      core.backOff(outage, core.lateAnswer(key, ttl, startedAt), key); // queued again at once
+    }
+    if (core.now() >= deadline) break;
+  }
+  throw new LockAcquireTimeoutError(key, call.waitTimeout ?? 0, { backend: core.backend, cause: outage.lastError });
+}

@@ -1,0 +1,153 @@
+import type { Clock } from '../clock.js';
+import type { LockCapabilities, LockInfo } from '../types.js';
+
+/**
+ * What an acquisition asks for. A mutex asks for `exclusive`; a read-write lock's readers ask
+ * for `shared` and its writers for `exclusive`; a semaphore asks for `permits` out of `limit`.
+ * A driver lists the claims it serves in {@link DriverFeatures.claims}.
+ */
+export type Claim =
+  | { readonly kind: 'exclusive' }
+  | { readonly kind: 'shared' }
+  | { readonly kind: 'permits'; readonly permits: number; readonly limit: number };
+
+/** The claim of every mutex acquisition. */
+export const EXCLUSIVE: Claim = Object.freeze({ kind: 'exclusive' });
+
+/** One acquisition a driver is asked to make. */
+export interface AcquireRequest {
+  readonly key: string;
+  /** The new holder's identity: 128 random bits, hex. */
+  readonly token: string;
+  /** Lease length in ms (validated: an integer from 1 to `MAX_TTL_MS`). */
+  readonly ttl: number;
+  readonly claim: Claim;
+}
+
+/** What one acquire attempt of a driver returns. */
+export type AcquireResult<D> =
+  /**
+   * `data`: what the driver keeps for this lock (kept on the handle; given back to release and
+   * renew). `validFrom`: the monotonic time the lease counts from, when it is not the moment the
+   * attempt started (a queued etcd waiter's lease was kept alive while it waited).
+   */
+  | { readonly acquired: true; readonly fencingToken: bigint; readonly data: D; readonly validFrom?: number }
+  /** `retryAfter`: ms until the current holder's lease ends, or -1 when unknown. */
+  | { readonly acquired: false; readonly retryAfter: number };
+
+/** What a driver sees of a lock it handed out, when it releases, renews or forgets it. */
+export interface HeldLock<D = unknown> {
+  readonly key: string;
+  readonly token: string;
+  readonly fencingToken: bigint;
+  /** The TTL of the last acquire or renew, in ms. */
+  readonly ttl: number;
+  /** What the driver's acquire returned as `data`. */
+  readonly data: D;
+}
+
+/** What the engine gives its driver: the clock, and the way back for events the driver learns of. */
+export interface DriverHost<D> {
+  readonly clock: Clock;
+  /** The engine's `maxRetryDelay`: the longest a waiter sleeps without news. */
+  readonly maxRetryDelay: number;
+  /** The driver learned that `key` was released: the next local waiter of `key` tries again. */
+  released(key: string): void;
+  /** The driver learned that a held lock is gone (key deleted, lease revoked): its signal aborts with `LockLostError`. */
+  lost(lock: HeldLock<D>, reason: string, cause?: unknown): void;
+  /** The locks the engine holds through this driver now. */
+  held(): readonly HeldLock<D>[];
+}
+
+/**
+ * Release notifications: the engine watches a key while a local waiter sleeps on it, and the
+ * driver calls {@link DriverHost.released} when it hears of a release (Redis pub/sub, a store's
+ * listener). A driver that hears of every release without subscribing (memory) needs no feed
+ * and just calls `released`; without either, waiters retry when the holder's lease would end,
+ * at most every `maxRetryDelay`.
+ */
+export interface ReleaseFeed {
+  /** Start observing releases of `key`; resolves once observing. */
+  watch(key: string): Promise<void> | void;
+  /** Stop observing `key` (its last waiter left a while ago). Best effort; must not throw. */
+  unwatch(key: string): void;
+}
+
+/** How long a waiter of a native queue may wait, and what stops it. */
+export interface QueueWait {
+  /** Monotonic deadline (ms): then the driver cleans up and returns `{ acquired: false }`. */
+  readonly deadline: number;
+  /** Rejects with `signal.reason` after cleaning up. */
+  readonly signal: AbortSignal | undefined;
+}
+
+/** The optional features of a driver, declared: the engine uses exactly what is listed. */
+export interface DriverFeatures<D> {
+  /** Claims this driver serves (a mutex driver: `['exclusive']`). */
+  readonly claims: readonly Claim['kind'][];
+  /** Release notifications that wake waiters before the holder's lease would end. */
+  readonly releaseFeed?: ReleaseFeed;
+  /**
+   * Hands `lock` straight to `token` (a sleeping waiter of the same engine) in one atomic step:
+   * if `lock` is still held by its token, `token` becomes the holder with a lease of `ttl` ms and
+   * a new, higher fencing token; otherwise nothing changes and the result is not acquired. With
+   * this feature the engine accepts the `maxLocalHandOvers` option.
+   */
+  readonly transfer?: (lock: HeldLock<D>, token: string, ttl: number) => Promise<AcquireResult<D>>;
+  /**
+   * A wait queue on the server (etcd's revision-ordered mutex): `lock()` waits in it instead
+   * of the engine's retry loop, until acquired, `wait.deadline` (not acquired) or the signal.
+   */
+  readonly queue?: (request: AcquireRequest, wait: QueueWait) => Promise<AcquireResult<D>>;
+  /**
+   * How much of a lease may be lost to clock drift between servers, in ms for a lease of `ttl`
+   * (Redlock): the lock counts as held until `start + ttl - drift(ttl)`.
+   */
+  readonly drift?: (ttl: number) => number;
+  /**
+   * A TTL below `ms` is refused with `InvalidOptionError` before any I/O (a driver whose
+   * algorithm cannot hold shorter leases safely says why in `reason`). Drivers that round a
+   * short TTL up instead (etcd) leave this out and say so in `capabilities`.
+   */
+  readonly minTtl?: { readonly ms: number; readonly reason: string };
+  /** The client's last connection failure, named in backend errors while it cannot connect. */
+  readonly lastConnectionError?: () => Error | undefined;
+}
+
+/**
+ * A backend as the engine sees it: a few owner-checked operations on the server, and declared
+ * features. `D` is what the driver keeps per held lock (Redis: its key names; etcd: its lease
+ * and queue key), typed end to end instead of `unknown`.
+ *
+ * Every method may reject with the client's own error: the engine wraps it in
+ * `LockBackendError` and decides (with {@link isTransient}) whether a waiting `lock()` retries.
+ * A driver never validates options the engine validates (keys, TTLs, handles).
+ */
+export interface LockDriver<D> {
+  /** Backend name used in errors and logs (`memory`, `redis`, `etcd`, `redlock`). */
+  readonly backend: string;
+  readonly capabilities: LockCapabilities;
+  readonly features: DriverFeatures<D>;
+  /** Called once by the engine that owns this driver, before any other call. */
+  attach(host: DriverHost<D>): void;
+  /** One attempt to take a key. */
+  acquire(request: AcquireRequest): Promise<AcquireResult<D>>;
+  /** Owner-checked release: `true` if it was ours and is now released, `false` if not ours. */
+  release(lock: HeldLock<D>): Promise<boolean>;
+  /** Owner-checked extension to `ttl` ms: `true` if still ours, `false` if lost. */
+  renew(lock: HeldLock<D>, ttl: number): Promise<boolean>;
+  /** Renews many locks to their own `ttl` at once (one round trip where it can). One result per lock: renewed, lost, or an error. */
+  renewMany(locks: readonly HeldLock<D>[]): Promise<Array<boolean | Error>>;
+  /**
+   * The engine stopped tracking `lock` because it was lost (expired here, or found gone): free
+   * what the driver keeps for it, and give the key back if it may still be ours (owner-checked,
+   * best effort). Must not throw.
+   */
+  abandon(lock: HeldLock<D>): void;
+  /** The current holder of `key`, or `null`. */
+  inspect(key: string): Promise<LockInfo | null>;
+  /** Whether a failure (the client's error) may pass, so that a waiting `lock()` retries it. */
+  isTransient(error: unknown): boolean;
+  /** Free connections and timers; called by the engine's `close()` after it released what it held. */
+  close(): Promise<void>;
+}

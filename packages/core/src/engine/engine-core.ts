@@ -1,0 +1,211 @@
+import {
+  DlockError,
+  InvalidOptionError,
+  LockBackendError,
+  LockClosedError,
+  LockLostError,
+} from '../errors.js';
+import { Handle, type HandleOwner } from '../handle.js';
+import type { AcquireResult, HeldLock, LockDriver } from './driver.js';
+import { HeldSet } from './held-set.js';
+import { KeyQueue } from './key-queue.js';
+import { Outage } from './outage.js';
+import type { ResolvedEngineOptions } from './options.js';
+import { ReleaseWatch } from './release-watch.js';
+import { Watchdog, type RenewOutcome } from './watchdog.js';
+
+/**
+ * The state of one engine and the steps every public operation is made of, shared by
+ * `LockEngine` (the public API), the acquire loops and the hand-over. Internal to core.
+ */
+export class EngineCore<D> {
+  readonly held: HeldSet<D>;
+  /** Local waiters per key; a releasing holder may grant one a handle (hand-over). */
+  readonly queue = new KeyQueue<Handle<D>>();
+  readonly watch: ReleaseWatch;
+  readonly watchdog: Watchdog<D>;
+  closed = false;
+
+  constructor(
+    readonly driver: LockDriver<D>,
+    readonly options: ResolvedEngineOptions,
+    /** The public lock: what handles call back into, and how errors name the lock. */
+    readonly owner: HandleOwner,
+  ) {
+    this.held = new HeldSet<D>(options.clock, (h) => this.reportLost(h, 'its lease expired before it was renewed'));
+    this.watch = new ReleaseWatch(driver.features.releaseFeed, options.maxRetryDelay);
+    this.watchdog = new Watchdog<D>((handles) => this.renewHandles(handles), options.clock);
+  }
+
+  get backend(): string {
+    return this.driver.backend;
+  }
+
+  now(): number {
+    return this.options.clock.now();
+  }
+
+  assertOpen(operation: string, key?: string): void {
+    if (this.closed) throw new LockClosedError(`${this.backend} lock`, operation, key);
+  }
+
+  /** When a lock acquired by a request sent at `startedAt` is surely held until. */
+  validUntil(startedAt: number, ttl: number): number {
+    const drift = this.driver.features.drift;
+    return startedAt + ttl - (drift === undefined ? 0 : drift(ttl));
+  }
+
+  /** Our own errors pass through; anything else becomes a `LockBackendError` with `cause`. */
+  wrapError(operation: string, key: string, error: unknown): Error {
+    if (error instanceof DlockError || error instanceof InvalidOptionError) return error;
+    const last = this.driver.features.lastConnectionError?.();
+    if (last !== undefined && error instanceof Error && error !== last) {
+      // While the client cannot connect, a failure names the connection error behind it.
+      error = new Error(`${error.message} (last connection error: ${last.message})`, { cause: error });
+    }
+    return new LockBackendError(this.backend, operation, { key, cause: error });
+  }
+
+  /** The failure bookkeeping of one `lock()` call (see `LockEngineOptions.unavailableTimeout`). */
+  outage(waitTimeout: number | undefined): Outage {
+    const { clock, maxRetryDelay, unavailableTimeout } = this.options;
+    return new Outage(clock, maxRetryDelay, waitTimeout === undefined ? unavailableTimeout : Infinity);
+  }
+
+  /**
+   * A `lock()` attempt failed: how long to wait before the next one. Rethrows what waiting
+   * cannot cure (abort, close, bad input, a permanent backend error), and the last backend
+   * error once the backend has been failing for `unavailableTimeout`.
+   */
+  backOff(outage: Outage, error: unknown, key: string): number {
+    // Closed while the attempt (or the subscription) was under way: the backend error is only the
+    // closing connection; the truth is that the lock was closed.
+    if (error instanceof LockBackendError && this.closed) throw new LockClosedError(`${this.backend} lock`, 'lock', key);
+    if (!(error instanceof LockBackendError) || !this.driver.isTransient(error.cause ?? error)) throw error;
+    const delay = outage.failed(error);
+    if (delay !== undefined) return delay;
+    throw new LockBackendError(this.backend, `lock() (unavailable for ${Math.round(outage.lasted)} ms, ${outage.failures} attempts)`, {
+      key,
+      cause: error.cause ?? error,
+    });
+  }
+
+  /** One attempt; a held handle, or how long the current holder's lease has left. */
+  async attempt(key: string, token: string, ttl: number, signal: AbortSignal | undefined): Promise<Handle<D> | { retryAfter: number }> {
+    const startedAt = this.now(); // validity counts from before the request is sent
+    let result: AcquireResult<D>;
+    try {
+      result = await this.driver.acquire({ key, token, ttl, claim: { kind: 'exclusive' } });
+    } catch (error) {
+      throw this.wrapError('acquire', key, error);
+    }
+    if (!result.acquired) return { retryAfter: result.retryAfter };
+    const handle = await this.adopt(key, token, ttl, startedAt, result, signal);
+    if (handle !== null) return handle;
+    throw this.lateAnswer(key, ttl, startedAt);
+  }
+
+  /**
+   * An acquire whose answer came after its lease had run out: the key was free, so "held by
+   * someone else" would be a lie; the lock was given back and the failure is the backend's
+   * slowness (`lock()` retries it like any backend failure).
+   */
+  lateAnswer(key: string, ttl: number, startedAt: number): LockBackendError {
+    const took = Math.round(this.now() - startedAt);
+    return new LockBackendError(this.backend, 'acquire', {
+      key,
+      cause: new Error(
+        `the lock was acquired, but the answer came ${took} ms after the request, when its ${ttl} ms lease had ` +
+          'already run out; it was given back (use a longer ttl, or find why the backend is slow)',
+      ),
+    });
+  }
+
+  /**
+   * Turns a successful acquire into a tracked handle, or gives it back if aborted or closed
+   * meanwhile. `null` when the answer came so late that the lease is already over: such a
+   * "lock" was never surely held, so it is released and the caller tries again.
+   */
+  async adopt(
+    key: string,
+    token: string,
+    ttl: number,
+    startedAt: number,
+    result: AcquireResult<D> & { acquired: true },
+    signal: AbortSignal | undefined,
+  ): Promise<Handle<D> | null> {
+    const validUntil = this.validUntil(result.validFrom ?? startedAt, ttl);
+    const handle = new Handle<D>(this.owner, key, token, result.fencingToken, ttl, validUntil, result.data);
+    if (validUntil <= this.now() && !this.closed && !signal?.aborted) {
+      await this.giveBack(handle);
+      return null;
+    }
+    if (this.closed || signal?.aborted) {
+      // Aborted or closed while the request was in flight: give the lock back, leave no trace.
+      await this.giveBack(handle);
+      if (signal?.aborted) throw signal.reason;
+      throw new LockClosedError(`${this.backend} lock`, 'lock', key);
+    }
+    this.held.add(handle);
+    return handle;
+  }
+
+  /** Releases a lock nobody will hold (best effort) and marks its handle released. */
+  async giveBack(handle: Handle<D>): Promise<void> {
+    await this.driver.release(handle).catch(() => false);
+    handle.markReleased();
+  }
+
+  /** Stops tracking `h` (timers, watchdog, observer). */
+  forget(h: Handle<D>): void {
+    this.held.delete(h);
+    this.watchdog.remove(h);
+  }
+
+  /**
+   * `lock` is gone (key deleted, lease revoked, expired here): fires its `signal` with
+   * `LockLostError`, and lets the driver free what it keeps (owner-checked, so harmless if
+   * someone else holds the key now; frees it at once if a renewal sent during a pause extended
+   * it after all).
+   */
+  reportLost(lock: HeldLock<D>, reason: string, cause?: unknown): void {
+    const handle = lock as Handle<D>;
+    if (!this.held.has(handle)) return;
+    this.forget(handle);
+    handle.markLost(new LockLostError(handle.key, reason, { backend: this.backend, cause }));
+    this.driver.abandon(handle);
+  }
+
+  /** A renewal to `ttl` sent at `startedAt` succeeded. */
+  refresh(h: Handle<D>, ttl: number, startedAt: number): void {
+    h.refresh(ttl, this.validUntil(startedAt, ttl));
+    this.held.arm(h);
+  }
+
+  /** The watchdog's batch: one `renewMany` for every handle due. */
+  async renewHandles(handles: Array<Handle<D>>): Promise<RenewOutcome[]> {
+    const startedAt = this.now();
+    let results: Array<boolean | Error>;
+    try {
+      results = await this.driver.renewMany(handles);
+    } catch (error) {
+      results = handles.map(() => (error instanceof Error ? error : new Error(String(error))));
+    }
+    return handles.map((h, i) => {
+      const r = results[i] ?? new Error('no renewal result');
+      if (r === true) {
+        if (h.held) this.refresh(h, h.ttl, startedAt);
+        this.held.notify(h, (o) => o.renewed?.(h));
+        return 'renewed';
+      }
+      if (r === false) {
+        this.reportLost(h, 'the watchdog found the lock gone');
+        return 'lost';
+      }
+      // Transient: retried until validUntil; the expiry timer decides loss.
+      const error = this.wrapError('renew', h.key, r);
+      this.held.notify(h, (o) => o.renewFailed?.(h, error));
+      return 'error';
+    });
+  }
+}

@@ -1,0 +1,76 @@
+import type { ReleaseFeed } from './driver.js';
+
+/**
+ * Which keys the engine observes releases of, through the driver's {@link ReleaseFeed}: counted
+ * per key over its waiting `lock()` calls. When a key's last waiter leaves, the key stays
+ * observed for `lingerMs`: a key with one waiter at a time (a coalesced caller, a job that
+ * re-locks) would otherwise pay a subscribe and an unsubscribe per acquisition.
+ */
+export class ReleaseWatch {
+  readonly #watching = new Map<string, number>();
+  /** Keys whose last waiter left recently: still observed until the timer fires. */
+  readonly #lingering = new Map<string, NodeJS.Timeout>();
+  #closed = false;
+
+  constructor(
+    private readonly feed: ReleaseFeed | undefined,
+    private readonly lingerMs: number,
+  ) {}
+
+  /** A waiter starts observing `key`; resolves once releases of it are observed. */
+  async watch(key: string): Promise<void> {
+    if (this.feed === undefined) return;
+    const n = this.#watching.get(key) ?? 0;
+    this.#watching.set(key, n + 1);
+    if (n > 0) return;
+    const lingering = this.#lingering.get(key);
+    if (lingering !== undefined) {
+      // Still observed since the last waiter: no new subscription round trip.
+      clearTimeout(lingering);
+      this.#lingering.delete(key);
+      return;
+    }
+    try {
+      await this.feed.watch(key);
+    } catch (error) {
+      this.unwatch(key, true);
+      throw error;
+    }
+  }
+
+  /** A waiter stopped observing `key` (`now`: its watch failed, stop at once). */
+  unwatch(key: string, now = false): void {
+    if (this.feed === undefined) return;
+    const n = (this.#watching.get(key) ?? 1) - 1;
+    if (n > 0) {
+      this.#watching.set(key, n);
+      return;
+    }
+    this.#watching.delete(key);
+    if (now || this.#closed) return this.#stop(key);
+    const timer = setTimeout(() => {
+      this.#lingering.delete(key);
+      this.#stop(key);
+    }, this.lingerMs);
+    timer.unref();
+    this.#lingering.set(key, timer);
+  }
+
+  /** Stops lingering observations; later unwatches stop at once. */
+  close(): void {
+    this.#closed = true;
+    for (const [key, timer] of this.#lingering) {
+      clearTimeout(timer);
+      this.#stop(key);
+    }
+    this.#lingering.clear();
+  }
+
+  #stop(key: string): void {
+    try {
+      this.feed?.unwatch(key);
+    } catch {
+      // Unsubscribing is best effort: a stale subscription costs a message, not correctness.
+    }
+  }
+}

@@ -1,0 +1,48 @@
+import { LockNotHeldError } from './errors.js';
+import type { DistributedLock, LockHandle, RenewObserver } from './types.js';
+
+/**
+ * `autoRenew` for a `DistributedLock` written outside dlock: one timer per handle, renewing at
+ * ttl/3 through `lock.renew`, sooner again after a failure, until the handle is released or
+ * lost or the returned function is called. dlock's own locks batch renewals instead.
+ *
+ * @example
+ * ```ts
+ * class MyLock implements DistributedLock {
+ *   autoRenew(handle: LockHandle, observer?: RenewObserver) {
+ *     return renewOnTimer(this, handle, observer);
+ *   }
+ *   // ...
+ * }
+ * ```
+ */
+export function renewOnTimer(lock: DistributedLock, handle: LockHandle, observer: RenewObserver = {}): () => void {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const ttl = Math.max(3, Math.floor(handle.validUntil - performance.now()));
+  const every = Math.max(1, Math.floor(ttl / 3));
+  const tick = () => {
+    if (stopped || !handle.held) return;
+    lock.renew(handle).then(
+      () => {
+        observer.renewed?.(handle);
+        schedule(every);
+      },
+      (error: unknown) => {
+        if (error instanceof LockNotHeldError) return;
+        observer.renewFailed?.(handle, error instanceof Error ? error : new Error(String(error)));
+        schedule(Math.max(10, Math.floor(every / 3)));
+      },
+    );
+  };
+  const schedule = (ms: number) => {
+    if (stopped) return;
+    timer = setTimeout(tick, ms);
+    timer.unref();
+  };
+  schedule(every);
+  return () => {
+    stopped = true;
+    if (timer !== undefined) clearTimeout(timer);
+  };
+}
