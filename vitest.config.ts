@@ -9,6 +9,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@dlock\/testkit\/contract$/, replacement: src('testkit/src/contract/index.ts') },
+      { find: /^@dlock\/redis\/protocol$/, replacement: src('redis/src/protocol/index.ts') },
       ...['core', 'testkit', 'redis', 'etcd', 'redlock'].map((name) => ({
         find: new RegExp(`^@dlock/${name}$`),
         replacement: src(`${name}/src/index.ts`),

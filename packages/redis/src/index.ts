@@ -1,7 +1,9 @@
 export { RedisLock, defaultRedisLockOptions, type RedisLockOptions } from './redis-lock.js';
-export { redisLockKeys, type RedisLockKeys } from './keys.js';
+// The protocol is imported by its package name everywhere outside src/protocol/, so the build
+// keeps it in one file (dist/protocol.*) shared with @dlock/redlock: one copy of each class.
+export { redisLockKeys, type RedisLockKeys } from '@dlock/redis/protocol';
 export { redisLockScripts, LuaScript } from './scripts.js';
 export { RedisTimeoutError } from './timeout.js';
-export { UnexpectedReplyError } from './replies.js';
+export { UnexpectedReplyError } from '@dlock/redis/protocol';
 export { ownedClientDefaults } from './client.js';
 export type { RedisLockClient, RedisPipelineLike, RedisSubscriberLike, ScriptArg } from './types.js';

@@ -12,14 +12,20 @@ import {
 } from '@dlock/core';
 import type { RedisOptions } from 'ioredis';
 import { resolveClient, whenConnected } from './client.js';
-import { redisLockKeys, releaseLatchKey, type RedisLockKeys } from './keys.js';
+import {
+  UnexpectedReplyError,
+  redisLockKeys,
+  releaseLatchKey,
+  type RedisLockKeys,
+  type Script,
+  type ScriptArg,
+} from '@dlock/redis/protocol';
 import { ReleaseSubscriber } from './release-subscriber.js';
 import { renewBatch } from './renew-batch.js';
-import { parseAcquire, parseFlag, parseInspect } from './replies.js';
-import { redisLockScripts, type LuaScript } from './scripts.js';
+import { scripts, type AcquireReply } from './scripts.js';
 import { SharedTimeout, withTimeout } from './timeout.js';
 import { isTransientRedisError } from './transient.js';
-import type { RedisLockClient, ScriptArg } from './types.js';
+import type { RedisLockClient } from './types.js';
 
 /** Options of {@link RedisLock}. */
 export interface RedisLockOptions extends BaseLockOptions {
@@ -142,14 +148,13 @@ export class RedisLock extends BaseLock {
 
   protected async acquireOnce(key: string, token: string, ttl: number): Promise<AcquireAttempt> {
     const keys = redisLockKeys(this.prefix, key);
-    let reply: unknown;
+    let result: AcquireReply;
     try {
-      reply = await this.#call(redisLockScripts.acquire, [keys.lock, keys.fence, token, ttl, ttl + this.fenceRetention]);
+      result = await this.#call(scripts.acquire, [keys.lock, keys.fence, token, ttl, ttl + this.fenceRetention]);
     } catch (error) {
-      this.#releaseLater(keys, token);
+      if (!(error instanceof UnexpectedReplyError)) this.#releaseLater(keys, token);
       throw error;
     }
-    const result = parseAcquire(reply);
     if (result.acquired) return { acquired: true, fencingToken: result.fencingToken, data: keys };
     // While release messages may be missed (subscriber reconnecting), do not sleep through the
     // holder's whole lease: poll at most every maxRetryDelay.
@@ -166,8 +171,8 @@ export class RedisLock extends BaseLock {
    */
   protected async releaseOnce(lock: HeldLock): Promise<boolean> {
     const keys = this.#keysOf(lock);
-    const args = [keys.lock, releaseLatchKey(keys, lock.token), lock.token, keys.channel, this.#instanceId, this.#latchMs];
-    const released = parseFlag('release', await this.#call(redisLockScripts.release, args));
+    const args = [keys.lock, releaseLatchKey(keys, lock.token), lock.token, keys.channel, this.#instanceId, this.#latchMs] as const;
+    const released = await this.#call(scripts.release, args);
     if (released) this.notifyReleased(lock.key);
     return released;
   }
@@ -175,20 +180,19 @@ export class RedisLock extends BaseLock {
   /** unlock() with a waiter of this instance queued: the acquire script takes the lock over from `lock` for it (see BaseLock). */
   protected override async transferOnce(lock: HeldLock, token: string, ttl: number): Promise<AcquireAttempt> {
     const keys = this.#keysOf(lock);
-    const reply = await this.#call(redisLockScripts.acquire, [keys.lock, keys.fence, token, ttl, ttl + this.fenceRetention, lock.token]);
-    const result = parseAcquire(reply);
+    const result = await this.#call(scripts.acquire, [keys.lock, keys.fence, token, ttl, ttl + this.fenceRetention, lock.token]);
     return result.acquired ? { acquired: true, fencingToken: result.fencingToken, data: keys } : { acquired: false, retryAfter: result.pttl };
   }
 
   protected async renewOnce(lock: HeldLock, ttl: number): Promise<boolean> {
     const keys = this.#keysOf(lock);
-    const args = [keys.lock, keys.fence, lock.token, ttl, ttl + this.fenceRetention];
-    return parseFlag('renew', await this.#call(redisLockScripts.renew, args));
+    return this.#call(scripts.renew, [keys.lock, keys.fence, lock.token, ttl, ttl + this.fenceRetention]);
   }
 
   protected async inspectOnce(key: string): Promise<LockInfo | null> {
     const keys = redisLockKeys(this.prefix, key);
-    return parseInspect(key, await this.#call(redisLockScripts.inspect, [keys.lock, keys.fence]));
+    const held = await this.#call(scripts.inspect, [keys.lock, keys.fence]);
+    return held === null ? null : { key, holder: held.token.slice(0, 8), ttlRemaining: held.pttl, fencingToken: held.fence };
   }
 
   /** All renewals of a watchdog tick in one pipeline (one per node on a Cluster). */
@@ -246,7 +250,7 @@ export class RedisLock extends BaseLock {
     return isTransientRedisError(error);
   }
 
-  #call(script: LuaScript, args: readonly ScriptArg[]): Promise<unknown> {
+  #call<Args extends readonly ScriptArg[], Reply>(script: Script<Args, Reply>, args: Args): Promise<Reply> {
     return this.#timeout.bound(script.run(this.client, args), script.name);
   }
 
@@ -262,8 +266,8 @@ export class RedisLock extends BaseLock {
    */
   #releaseLater(keys: RedisLockKeys, token: string): void {
     // Published with an empty message: this instance's own waiters must hear of it too.
-    const args = [keys.lock, releaseLatchKey(keys, token), token, keys.channel, '', this.#latchMs];
-    redisLockScripts.release.run(this.client, args).catch(() => undefined);
+    const args = [keys.lock, releaseLatchKey(keys, token), token, keys.channel, '', this.#latchMs] as const;
+    scripts.release.run(this.client, args).catch(() => undefined);
   }
 }
 

@@ -1,8 +1,7 @@
 import { clusterSlot } from './cluster-slot.js';
-import { parseFlag } from './replies.js';
-import { isNoScript, redisLockScripts } from './scripts.js';
+import { scripts } from './scripts.js';
 import { withTimeout } from './timeout.js';
-import type { RedisLockClient, ScriptArg } from './types.js';
+import type { RedisLockClient } from './types.js';
 
 /** One renewal of a watchdog tick. */
 export interface Renewal {
@@ -24,9 +23,9 @@ export type RenewResult = boolean | Error;
  * single server; for a Cluster one pipeline per master node (ioredis refuses a pipeline whose
  * keys live on different nodes), sent in parallel. Each pipeline is bounded by `timeoutMs`.
  *
- * A pipeline opens with one EVAL (the script source, ~1 KB) and continues with EVALSHAs: the
- * EVAL puts the script in the node's cache before the EVALSHAs behind it run, so a server that
- * never saw the script, or lost it in a restart, costs no extra round trip.
+ * A pipeline opens with one EVAL (the script source, ~1 KB) and continues with EVALSHAs (see
+ * `evalScriptMany` in `protocol/loader.ts`), so a server that never saw the script, or lost it
+ * in a restart, costs no extra round trip.
  */
 export async function renewBatch(client: RedisLockClient, renewals: readonly Renewal[], timeoutMs: number): Promise<RenewResult[]> {
   const groups = client.isCluster ? groupByNode(client, renewals) : [renewals.map((_, i) => i)];
@@ -58,56 +57,16 @@ function groupByNode(client: RedisLockClient, renewals: readonly Renewal[]): num
   return [...groups.values()];
 }
 
+/**
+ * One node's renewals in one round trip through the protocol's loader: one EVAL then EVALSHAs
+ * (a lone renewal is a plain EVALSHA), NOSCRIPT answers sent again, bounded by `timeoutMs`.
+ */
 async function renewPipeline(client: RedisLockClient, renewals: readonly Renewal[], timeoutMs: number): Promise<RenewResult[]> {
-  const args = renewals.map((r): ScriptArg[] => [r.lockKey, r.fenceKey, r.token, r.ttl, r.keepFence]);
-  if (args.length === 1) return [await renewOne(client, args[0]!, timeoutMs)];
-  const results = await execPipeline(client, args, timeoutMs);
-  // Only if the cache was flushed in the middle of the pipeline: send those again.
-  const missing = results.flatMap((r, i) => (r instanceof Error && isNoScript(r) ? [i] : []));
-  if (missing.length > 0) {
-    const retried = await execPipeline(client, missing.map((i) => args[i]!), timeoutMs);
-    missing.forEach((index, j) => {
-      results[index] = retried[j] ?? new Error('no reply for this renewal');
-    });
-  }
-  return results;
-}
-
-async function execPipeline(
-  client: RedisLockClient,
-  args: readonly ScriptArg[][],
-  timeoutMs: number,
-): Promise<RenewResult[]> {
-  const pipeline = client.pipeline();
-  args.forEach((a, i) => {
-    if (i === 0) redisLockScripts.renew.queueSource(pipeline, a);
-    else redisLockScripts.renew.queue(pipeline, a);
-  });
-  let replies: Array<[Error | null, unknown]> | null;
+  const calls = renewals.map((r) => [r.lockKey, r.fenceKey, r.token, r.ttl, r.keepFence] as const);
   try {
-    replies = await withTimeout(pipeline.exec(), timeoutMs, 'renew');
+    return await scripts.renew.runMany(client, calls, { bound: (roundTrip) => withTimeout(roundTrip, timeoutMs, 'renew') });
   } catch (error) {
     const e = error instanceof Error ? error : new Error(String(error));
-    return args.map(() => e);
-  }
-  return args.map((_, i): RenewResult => {
-    const entry = replies?.[i];
-    if (entry === undefined) return new Error('no reply for this renewal');
-    const [error, reply] = entry;
-    if (error !== null) return error;
-    try {
-      return parseFlag('renew', reply);
-    } catch (e) {
-      return e as Error;
-    }
-  });
-}
-
-/** A lone renewal: EVALSHA (EVAL only if the script is not cached), no pipeline. */
-async function renewOne(client: RedisLockClient, args: readonly ScriptArg[], timeoutMs: number): Promise<RenewResult> {
-  try {
-    return parseFlag('renew', await withTimeout(redisLockScripts.renew.run(client, args), timeoutMs, 'renew'));
-  } catch (error) {
-    return error instanceof Error ? error : new Error(String(error));
+    return calls.map(() => e);
   }
 }

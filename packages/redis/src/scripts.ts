@@ -1,15 +1,72 @@
-import { createHash } from 'node:crypto';
 import acquireLua from './lua/acquire.lua?raw';
 import inspectLua from './lua/inspect.lua?raw';
-import releaseLua from './lua/release.lua?raw';
 import renewLua from './lua/renew.lua?raw';
-import type { RedisLockClient, RedisPipelineLike, ScriptArg } from './types.js';
+import {
+  decimal,
+  defineScript,
+  evalScript,
+  flag,
+  integer,
+  queueScript,
+  releaseScript,
+  scriptSha,
+  text,
+  tuple,
+  type LoadableScript,
+  type ScriptArg,
+  type ScriptClient,
+  type ScriptPipeline,
+} from '@dlock/redis/protocol';
+
+/** `acquire.lua`: lock, fence, token, ttl, fence keep (ttl + retention), and for a hand-over the holder's token. */
+export type AcquireArgs =
+  | readonly [lock: string, fence: string, token: string, ttl: number, keepFence: number]
+  | readonly [lock: string, fence: string, token: string, ttl: number, keepFence: number, holder: string];
+
+/** What `acquire.lua` answered: the new fencing token, or the ms left on the holder's lease. */
+export type AcquireReply = { readonly acquired: true; readonly fencingToken: bigint } | { readonly acquired: false; readonly pttl: number };
+
+/** `inspect.lua`: the holder's full token, the ms left on its lease and its fencing token; `null` when free. */
+export type InspectReply = { readonly token: string; readonly pttl: number; readonly fence: bigint } | null;
+
+/** The typed scripts of the Redis lock protocol (sources in `src/lua/*.lua`, release in `src/protocol/lua/`). */
+export const scripts = Object.freeze({
+  acquire: defineScript<AcquireArgs, AcquireReply>({
+    name: 'acquire',
+    source: acquireLua,
+    keys: 2,
+    parse: (reply) => {
+      const [taken, value] = tuple(reply, 2);
+      return flag(taken, 'acquired')
+        ? { acquired: true, fencingToken: decimal(value, 'fence') }
+        : { acquired: false, pttl: integer(value, 'pttl') };
+    },
+  }),
+  release: releaseScript,
+  renew: defineScript<readonly [lock: string, fence: string, token: string, ttl: number, keepFence: number], boolean>({
+    name: 'renew',
+    source: renewLua,
+    keys: 2,
+    parse: (reply) => flag(reply),
+  }),
+  inspect: defineScript<readonly [lock: string, fence: string], InspectReply>({
+    name: 'inspect',
+    source: inspectLua,
+    keys: 2,
+    parse: (reply) => {
+      if (reply === null || reply === undefined) return null;
+      const [token, pttl, fence] = tuple(reply, 3);
+      return { token: text(token, 'token'), pttl: integer(pttl, 'pttl'), fence: decimal(fence, 'fence') };
+    },
+  }),
+});
 
 /**
  * A Lua script called by EVALSHA, with EVAL as the fallback when the server does not have it
  * cached (first use, restart, SCRIPT FLUSH, a new Cluster node); EVAL caches it again. Unlike
  * ioredis `defineCommand` this leaves the caller's client untouched, and works the same for a
- * single call, a pipeline and a Cluster.
+ * single call, a pipeline and a Cluster. Replies are returned as the server gave them (dlock
+ * itself runs these scripts with typed, parsed replies, through the same loader).
  *
  * @example
  * ```ts
@@ -17,7 +74,7 @@ import type { RedisLockClient, RedisPipelineLike, ScriptArg } from './types.js';
  * await ping.run(client, []); // 'PONG': EVALSHA, or EVAL the first time
  * ```
  */
-export class LuaScript {
+export class LuaScript implements LoadableScript {
   /** SHA1 of the source: what EVALSHA sends instead of the script. */
   readonly sha: string;
 
@@ -29,37 +86,30 @@ export class LuaScript {
     /** How many leading arguments are KEYS (the rest are ARGV). */
     readonly numberOfKeys: number,
   ) {
-    this.sha = createHash('sha1').update(source).digest('hex');
+    this.sha = scriptSha(source);
   }
 
-  /** Runs the script once on `client`. */
-  async run(client: RedisLockClient, args: readonly ScriptArg[]): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, this.numberOfKeys, ...args);
-    } catch (error) {
-      if (!isNoScript(error)) throw error;
-      return client.eval(this.source, this.numberOfKeys, ...args);
-    }
+  /** Runs the script once on `client`; resolves the raw reply. */
+  run(client: ScriptClient, args: readonly ScriptArg[]): Promise<unknown> {
+    return evalScript(client, this, args);
   }
 
   /** Queues an EVALSHA on `pipeline`. */
-  queue(pipeline: RedisPipelineLike, args: readonly ScriptArg[]): void {
-    pipeline.evalsha(this.sha, this.numberOfKeys, ...args);
+  queue(pipeline: ScriptPipeline, args: readonly ScriptArg[]): void {
+    queueScript(pipeline, this, args);
   }
 
   /** Queues an EVAL (sends the source; the server caches it for later EVALSHAs). */
-  queueSource(pipeline: RedisPipelineLike, args: readonly ScriptArg[]): void {
-    pipeline.eval(this.source, this.numberOfKeys, ...args);
+  queueSource(pipeline: ScriptPipeline, args: readonly ScriptArg[]): void {
+    queueScript(pipeline, this, args, true);
   }
 }
 
-/** The server answered `NOSCRIPT`: it does not have the script cached. */
-export function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
-}
+const untyped = (script: LoadableScript): LuaScript => new LuaScript(script.name, script.source, script.numberOfKeys);
 
 /**
- * The four scripts of the Redis lock protocol (sources in `src/lua/*.lua`). Exported so other
+ * The four scripts of the Redis lock protocol (sources in `src/lua/*.lua`, and
+ * `src/protocol/lua/release.lua`), as {@link LuaScript}s with raw replies. Exported so other
  * programs can speak the same protocol: same key names ({@link redisLockKeys}), same scripts.
  *
  * @example
@@ -73,14 +123,15 @@ export const redisLockScripts = Object.freeze({
    * KEYS: lock, fence. ARGV: token, ttl, fence keep (ttl + retention), and for a hand-over the
    * current holder's token. Returns `{1, fence}` or `{0, pttl}`.
    */
-  acquire: new LuaScript('acquire', acquireLua, 2),
+  acquire: untyped(scripts.acquire),
   /**
-   * KEYS: lock, release latch (`releaseLatchKey`). ARGV: token, channel, message, latch ms.
-   * Returns 1 (deleted and published, or already released by this token) or 0 (not held).
+   * KEYS: lock, release latch (`releaseLatchKey`). ARGV: token, channel (`''`: publish
+   * nothing), message, latch ms (`0`: no latch). Returns 1 (deleted and published, or already
+   * released by this token) or 0 (not held).
    */
-  release: new LuaScript('release', releaseLua, 2),
+  release: untyped(scripts.release),
   /** KEYS: lock, fence. ARGV: token, ttl, fence keep (ttl + retention). Returns 1 (extended) or 0 (lost). */
-  renew: new LuaScript('renew', renewLua, 2),
+  renew: untyped(scripts.renew),
   /** KEYS: lock, fence. Returns nil or `{token, pttl, fence}`. */
-  inspect: new LuaScript('inspect', inspectLua, 2),
+  inspect: untyped(scripts.inspect),
 });

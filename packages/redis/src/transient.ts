@@ -1,5 +1,5 @@
 import { ReplyError } from 'ioredis';
-import { UnexpectedReplyError } from './replies.js';
+import { UnexpectedReplyError } from '@dlock/redis/protocol';
 
 /** Server error replies that mean "not now" (loading a dataset, a failover, a resharding). */
 const passingReplies = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS|MOVED|ASK)\b/;

@@ -2,12 +2,9 @@
  * The part of the ioredis API that `RedisLock` uses, typed narrowly so that an ioredis `Redis`,
  * an ioredis `Cluster` (v5 or v6), or any wrapper with the same methods can be passed in.
  */
+import type { ScriptArg } from '@dlock/redis/protocol';
 
-/**
- * An argument of a script call: a key, a token, a TTL.
- * @example ['dlock:{job}', 'dlock:{job}:fence', token, 30_000]
- */
-export type ScriptArg = string | number;
+export type { ScriptArg } from '@dlock/redis/protocol';
 
 /**
  * A pipeline: commands are queued, then sent in one write by `exec()` (ioredis `Pipeline`).
