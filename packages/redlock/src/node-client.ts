@@ -1,6 +1,6 @@
+import { ScriptCache, type Script, type ScriptArg } from '@dlock/redis/protocol';
 import { Redis, type RedisOptions } from 'ioredis';
 import { RedlockNodeTimeoutError } from './errors.js';
-import type { Script } from './scripts.js';
 
 /**
  * One Redlock node as the caller gives it: an ioredis client (used as is and left open at
@@ -17,12 +17,6 @@ export type RedlockNode = Redis | RedisOptions | string;
  * of {@link NodeClient.run}, unless a call gives its own), however lively the node is meanwhile.
  */
 export const ANSWER_CAP_FACTOR = 20;
-
-/** Keys and arguments of one script call. */
-export interface ScriptCall {
-  readonly keys: readonly string[];
-  readonly args: readonly (string | number)[];
-}
 
 /**
  * One independent Redis master: runs Redlock's scripts with a per-node deadline, and owns a
@@ -42,9 +36,9 @@ export class NodeClient {
   #subscriber: Redis | undefined;
   /** When this node last answered anything (performance.now()). */
   #lastReply = 0;
-  /** Scripts this connection has run, so EVALSHA will find them (forgotten on reconnect). */
-  readonly #loaded = new Set<string>();
-  readonly #forgetScripts = (): void => this.#loaded.clear();
+  /** Scripts this connection has sent in full, so EVALSHA will find them (forgotten on reconnect). */
+  readonly #scripts = new ScriptCache();
+  readonly #forgetScripts = (): void => this.#scripts.clear();
   /** Whether this connection was ever ready: its first connect is not counted as silence. */
   #everReady = false;
   /** Whether the first connection attempt is over (ready or failed): later ones get no grace. */
@@ -81,18 +75,32 @@ export class NodeClient {
     this.#onMessage = onMessage;
   }
 
-  /** Runs `script` once; rejects with {@link RedlockNodeTimeoutError} when the node falls silent. */
-  run(script: Script, call: ScriptCall, timeout: number, cap = timeout * ANSWER_CAP_FACTOR): Promise<unknown> {
-    return this.#within(this.#eval(script, call), timeout, cap);
+  /**
+   * Runs `script` once and resolves its parsed reply; rejects with
+   * {@link RedlockNodeTimeoutError} when the node falls silent. The first call of a script on
+   * this connection is an EVAL, later ones EVALSHA (NOSCRIPT falls back to EVAL).
+   */
+  run<Args extends readonly ScriptArg[], Reply>(
+    script: Script<Args, Reply>,
+    args: Args,
+    timeout: number,
+    cap = timeout * ANSWER_CAP_FACTOR,
+  ): Promise<Reply> {
+    return this.#within(script.run(this.client, args, this.#scripts), timeout, cap);
   }
 
   /**
-   * Runs `script` once per call in one pipeline (one round trip). Resolves one result or
+   * Runs `script` once per call in one pipeline (one round trip). Resolves one parsed reply or
    * `Error` per call; rejects (timeout, connection) only when the whole pipeline failed.
-   * The calls must be idempotent: after NOSCRIPT the whole pipeline is sent again.
+   * Calls answered NOSCRIPT (a flushed cache) are sent again.
    */
-  runMany(script: Script, calls: readonly ScriptCall[], timeout: number, cap = timeout * ANSWER_CAP_FACTOR): Promise<Array<unknown>> {
-    return this.#within(this.#evalMany(script, calls), timeout, cap);
+  runMany<Args extends readonly ScriptArg[], Reply>(
+    script: Script<Args, Reply>,
+    calls: readonly Args[],
+    timeout: number,
+    cap = timeout * ANSWER_CAP_FACTOR,
+  ): Promise<Array<Reply | Error>> {
+    return this.#within(script.runMany(this.client, calls, { cache: this.#scripts }), timeout, cap);
   }
 
   /** Subscribes to `channel`; rejects when the node falls silent (the subscription may still complete later). */
@@ -130,45 +138,6 @@ export class NodeClient {
       this.#subscriber = sub;
     }
     return this.#subscriber;
-  }
-
-  async #eval(script: Script, { keys, args }: ScriptCall): Promise<unknown> {
-    if (!this.#loaded.has(script.sha)) {
-      // First use on this connection: EVAL caches the script, and saves a NOSCRIPT round trip
-      // for every call of a burst that starts on a fresh connection.
-      const reply = await this.client.eval(script.source, keys.length, ...keys, ...args);
-      this.#loaded.add(script.sha);
-      return reply;
-    }
-    try {
-      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      // The script cache was flushed (SCRIPT FLUSH): send the source again.
-      if (!isNoScript(error)) throw error;
-      this.#loaded.delete(script.sha);
-      return this.#eval(script, { keys, args });
-    }
-  }
-
-  async #evalMany(script: Script, calls: readonly ScriptCall[]): Promise<unknown[]> {
-    const send = async (): Promise<unknown[]> => {
-      const pipeline = this.client.pipeline();
-      // First use on this connection: load the script in the same round trip.
-      const load = !this.#loaded.has(script.sha);
-      if (load) pipeline.script('LOAD', script.source);
-      for (const { keys, args } of calls) pipeline.evalsha(script.sha, keys.length, ...keys, ...args);
-      const replies = ((await pipeline.exec()) ?? []).slice(load ? 1 : 0);
-      this.#loaded.add(script.sha);
-      return calls.map((_, i) => {
-        const [error, value] = replies[i] ?? [new Error('no reply in pipeline'), undefined];
-        return error ?? value;
-      });
-    };
-    const results = await send();
-    if (!results.some(isNoScript)) return results;
-    // The script cache was flushed meanwhile: load it and send the (idempotent) calls again.
-    this.#loaded.delete(script.sha);
-    return send();
   }
 
   /**
@@ -234,10 +203,6 @@ export class NodeClient {
 /** Whether `node` is a client object (anything that can run EVALSHA), not options or a URL. */
 export function isClient(node: RedlockNode): node is Redis {
   return typeof node === 'object' && node !== null && typeof (node as Redis).evalsha === 'function';
-}
-
-function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
 function ignore(): void {}

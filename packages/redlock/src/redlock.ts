@@ -10,11 +10,18 @@ import {
   type LockHandle,
   type LockInfo,
 } from '@dlock/core';
+import {
+  redisLockKeys,
+  releaseLatchKey,
+  type RedisLockKeys,
+  type ReleaseArgs,
+  type Script,
+  type ScriptArg,
+} from '@dlock/redis/protocol';
 import { ReleaseAnnouncements } from './announcements.js';
 import { RedlockNodeTimeoutError, RedlockQuorumError, type RedlockNodeFailure } from './errors.js';
-import { keysOf, releaseLatchOf, type LockKeys } from './keys.js';
 import { minTtlOf, requestedTtl, validateRedlockTtl } from './min-ttl.js';
-import { ANSWER_CAP_FACTOR, NodeClient, type RedlockNode, type ScriptCall } from './node-client.js';
+import { ANSWER_CAP_FACTOR, NodeClient, type RedlockNode } from './node-client.js';
 import { resolveRedlockOptions, type RedlockOptions, type ResolvedRedlockOptions } from './options.js';
 import {
   count,
@@ -27,8 +34,7 @@ import {
   type Outcomes,
   type Refusal,
 } from './quorum.js';
-import { parseAcquireReply, parseFlag, parseInspectReply } from './replies.js';
-import { scripts, type Script } from './scripts.js';
+import { scripts } from './scripts.js';
 import { validateNodes } from './validate-nodes.js';
 
 /**
@@ -162,12 +168,12 @@ export class Redlock extends BaseLock {
 
   protected async acquireOnce(key: string, token: string, ttl: number): Promise<AcquireAttempt> {
     const started = this.clock.now();
-    const k = keysOf(this.#o.prefix, key);
+    const k = redisLockKeys(this.#o.prefix, key);
     const n = this.#nodes.length;
     const q = this.quorum;
     const replies = await gather(
       n,
-      (i) => this.#run(i, scripts.acquire, { keys: [k.lock, k.fence], args: [token, ttl] }, ttl).then(parseAcquireReply),
+      (i) => this.#run(i, scripts.acquire, [k.lock, k.fence, token, ttl], ttl),
       // Decided once a quorum is ours, or once enough nodes refused that it cannot be.
       (known) => count(known, (r) => r.taken) >= q || count(known, (r) => !r.taken) > n - q,
     );
@@ -217,11 +223,11 @@ export class Redlock extends BaseLock {
     if (this.#o.fencing === 'none') return 0n;
     const q = this.quorum;
     const fence = floors.reduce((max, f) => (f > max ? f : max), 0n) + 1n;
-    const k = keysOf(this.#o.prefix, key);
-    const call = { keys: [k.lock, k.fence], args: [token, fence.toString()] };
+    const k = redisLockKeys(this.#o.prefix, key);
+    const args = [k.lock, k.fence, token, fence.toString()] as const;
     const raised = await gather(
       this.#nodes.length,
-      (i) => this.#run(i, scripts.raise, call, ttl).then(parseFlag),
+      (i) => this.#run(i, scripts.raise, args, ttl),
       (known) => count(known, (ok) => ok) >= q,
     );
     if (count(raised, (ok) => ok) >= q) return fence;
@@ -235,7 +241,7 @@ export class Redlock extends BaseLock {
    * waited for: it queues behind the acquire on the same connection, so it runs after it.
    */
   async #undo(key: string, token: string, replies: Outcomes<unknown>): Promise<void> {
-    const call = this.#releaseCall(keysOf(this.#o.prefix, key), token, { announce: false, latch: false });
+    const call = this.#releaseCall(redisLockKeys(this.#o.prefix, key), token, { announce: false, latch: false });
     await Promise.all(
       this.#nodes.map((_, i) => {
         const done = this.#run(i, scripts.release, call).catch(() => undefined);
@@ -247,7 +253,7 @@ export class Redlock extends BaseLock {
   // ---- release, renew ----------------------------------------------------------------------
 
   protected async releaseOnce(lock: HeldLock): Promise<boolean> {
-    const k = keysOf(this.#o.prefix, lock.key);
+    const k = redisLockKeys(this.#o.prefix, lock.key);
     const q = this.quorum;
     // Only a release of a held lock leaves latches: one of a lock already reported lost (the
     // expiry timer's clean-up) must not make a later unlock() of it look successful.
@@ -255,7 +261,7 @@ export class Redlock extends BaseLock {
     this.#releaseSent.add(lock);
     const replies = await gather(
       this.#nodes.length,
-      (i) => this.#run(i, scripts.release, call).then(parseFlag),
+      (i) => this.#run(i, scripts.release, call),
       (known) => count(known, (deleted) => deleted) >= q,
     );
     const deleted = count(replies, (d) => d);
@@ -270,21 +276,18 @@ export class Redlock extends BaseLock {
    * `latch`: leave a release latch for re-sent copies of this release (see {@link #latchMs});
    * clean-ups whose answer nobody interprets leave none.
    */
-  #releaseCall(k: LockKeys, token: string, o: { announce: boolean; latch: boolean }): ScriptCall {
-    return {
-      keys: [k.lock, releaseLatchOf(k, token)],
-      args: [token, o.announce ? k.channel : '', o.latch ? this.#latchMs : 0],
-    };
+  #releaseCall(k: RedisLockKeys, token: string, o: { announce: boolean; latch: boolean }): ReleaseArgs {
+    return [k.lock, releaseLatchKey(k, token), token, o.announce ? k.channel : '', token.slice(0, 16), o.latch ? this.#latchMs : 0];
   }
 
   protected async renewOnce(lock: HeldLock, ttl: number): Promise<boolean> {
     const started = this.clock.now();
-    const k = keysOf(this.#o.prefix, lock.key);
+    const k = redisLockKeys(this.#o.prefix, lock.key);
     const n = this.#nodes.length;
     const q = this.quorum;
     const replies = await gather(
       n,
-      (i) => this.#run(i, scripts.extend, { keys: [k.lock], args: [lock.token, ttl] }, ttl).then(parseFlag),
+      (i) => this.#run(i, scripts.extend, [k.lock, lock.token, ttl], ttl),
       (known) => count(known, (ok) => ok) >= q || count(known, (ok) => !ok) > n - q,
     );
     const verdict = this.#renewVerdict(lock, ttl, started, replies);
@@ -295,24 +298,21 @@ export class Redlock extends BaseLock {
   /** The watchdog's batch: one pipeline per node for all due locks, one round trip in all. */
   protected override async renewManyOnce(locks: readonly HeldLock[]): Promise<Array<boolean | Error>> {
     const started = this.clock.now();
-    const calls = locks.map((l) => ({ keys: [keysOf(this.#o.prefix, l.key).lock], args: [l.token, l.ttl] }));
+    const calls = locks.map((l) => [redisLockKeys(this.#o.prefix, l.key).lock, l.token, l.ttl] as const);
     const q = this.quorum;
     const perNode = await gather(
       this.#nodes.length,
       (i) => this.#nodes[i]!.runMany(scripts.extend, calls, this.#o.nodeTimeout),
       // Done once a quorum extended every lock: silent nodes do not slow the watchdog down.
-      (known) => locks.every((_, li) => count(known, (replies) => replies[li] === 1) >= q),
+      (known) => locks.every((_, li) => count(known, (replies) => replies[li] === true) >= q),
     );
     return locks.map((lock, li) => {
       const replies: Outcomes<boolean> = perNode.map((node): Outcome<boolean> => {
         if (!node?.ok) return { ok: false, error: node?.error ?? new Error('no answer') };
         const reply = node.value[li];
+        if (reply === undefined) return { ok: false, error: new Error('no reply for this lock') };
         if (reply instanceof Error) return { ok: false, error: reply };
-        try {
-          return { ok: true, value: parseFlag(reply) };
-        } catch (error) {
-          return { ok: false, error: error as Error };
-        }
+        return { ok: true, value: reply };
       });
       return this.#renewVerdict(lock, lock.ttl, started, replies);
     });
@@ -332,7 +332,7 @@ export class Redlock extends BaseLock {
       }
       // Lost, or extended too late to know it is still valid: give back what is left, and
       // announce it so that waiters do not sit out the remaining leases.
-      const call = this.#releaseCall(keysOf(this.#o.prefix, lock.key), lock.token, { announce: true, latch: false });
+      const call = this.#releaseCall(redisLockKeys(this.#o.prefix, lock.key), lock.token, { announce: true, latch: false });
       this.#nodes.forEach((_, i) => void this.#run(i, scripts.release, call).catch(() => undefined));
       return false;
     }
@@ -342,10 +342,10 @@ export class Redlock extends BaseLock {
   // ---- inspect ---------------------------------------------------------------------------
 
   protected async inspectOnce(key: string): Promise<LockInfo | null> {
-    const k = keysOf(this.#o.prefix, key);
+    const k = redisLockKeys(this.#o.prefix, key);
     const q = this.quorum;
-    const call = { keys: [k.lock, k.fence], args: [] };
-    const replies = await gather(this.#nodes.length, (i) => this.#run(i, scripts.inspect, call).then(parseInspectReply));
+    const args = [k.lock, k.fence] as const;
+    const replies = await gather(this.#nodes.length, (i) => this.#run(i, scripts.inspect, args));
     const byHolder = new Map<string, Array<{ pttl: number; counter: bigint }>>();
     for (const r of replies) {
       if (r?.ok && r.value !== null) byHolder.set(r.value.holder, [...(byHolder.get(r.value.holder) ?? []), r.value]);
@@ -370,7 +370,7 @@ export class Redlock extends BaseLock {
 
   /** Subscribes on every node; done once a quorum listens (a node that does not only costs promptness). */
   protected override async watchReleases(key: string): Promise<void> {
-    const channel = keysOf(this.#o.prefix, key).channel;
+    const channel = redisLockKeys(this.#o.prefix, key).channel;
     this.#announcements.watch(channel, key);
     await gather(
       this.#nodes.length,
@@ -380,7 +380,7 @@ export class Redlock extends BaseLock {
   }
 
   protected override unwatchReleases(key: string): void {
-    const channel = keysOf(this.#o.prefix, key).channel;
+    const channel = redisLockKeys(this.#o.prefix, key).channel;
     this.#announcements.unwatch(channel, key);
     for (const node of this.#nodes) node.unsubscribe(channel);
   }
@@ -397,8 +397,8 @@ export class Redlock extends BaseLock {
   }
 
   /** Runs `script` on node `i` within the per-node timeout (and at most `cap` ms in all). */
-  #run(i: number, script: Script, call: ScriptCall, cap?: number): Promise<unknown> {
-    return this.#nodes[i]!.run(script, call, this.#o.nodeTimeout, cap);
+  #run<Args extends readonly ScriptArg[], Reply>(i: number, script: Script<Args, Reply>, args: Args, cap?: number): Promise<Reply> {
+    return this.#nodes[i]!.run(script, args, this.#o.nodeTimeout, cap);
   }
 
   #randomDelay(): number {
