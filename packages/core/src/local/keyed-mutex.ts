@@ -1,6 +1,6 @@
+import { KeyQueue } from '../engine/key-queue.js';
 import { InvalidOptionError, LockAcquireTimeoutError } from '../errors.js';
-import { MAX_TIMER_DELAY } from '../sleep.js';
-import { rejectUnknownOptions } from '../validate.js';
+import { rejectUnknownOptions, validateKey, validateSignal, validateWaitTimeout } from '../validate.js';
 
 /** Options of one {@link KeyedMutex.acquire} (or {@link KeyedMutex.run}) call. */
 export interface KeyedMutexAcquireOptions {
@@ -19,26 +19,6 @@ export interface KeyedMutexAcquireOptions {
   waitTimeout?: number;
 }
 
-
-/**
- * A queued caller. Its object identity is also its ownership token once the key is handed to it.
- */
-interface Waiter {
-  /** Called by the releaser after it made this waiter the owner: settle the caller's promise. */
-  readonly wake: () => void;
-}
-
-/**
- * One key's state. An entry is in the map exactly while its key is held: waiters only ever queue
- * behind a holder, so "no holder" implies "no waiters" and the entry is deleted at that moment.
- */
-interface Entry {
-  /** The current holder's token, or `null` once the entry has been deleted from the map. */
-  owner: object | null;
-  /** Waiters in arrival order (a `Set` iterates in insertion order and deletes in O(1)). */
-  readonly queue: Set<Waiter>;
-}
-
 /**
  * An in-process mutex per string key. Entries are created on demand and deleted as soon as a key
  * is neither held nor waited on, so memory stays proportional to the keys in use. Waiters are
@@ -52,10 +32,11 @@ interface Entry {
  * while a newcomer creates a fresh one: two holders of one key. Here every step that touches the
  * map (look up + take or enqueue in {@link KeyedMutex.acquire}; dequeue + hand off or delete on
  * release) runs synchronously, with no `await` in between, and JavaScript runs one such step at a
- * time. A waiter never holds a reference to an entry it will "lock later": it sits in the entry's
- * queue and the releaser makes it the owner. An entry is deleted only when its queue is empty, so
- * no waiter can be left behind on a deleted entry, and a release function compares its own token
- * with the entry's owner, so a stale release can never free a newer holder or a newer entry.
+ * time. A waiter never holds a reference to an entry it will "lock later": it sits in the key's
+ * queue (the engine's `KeyQueue`) and the releaser grants it the key. A key's owner entry is
+ * deleted only when nobody is queued on it, so no waiter can be left behind, and a release
+ * function compares its own token with the key's owner, so a stale release can never free a
+ * newer holder.
  *
  * @example
  * ```ts
@@ -77,7 +58,10 @@ interface Entry {
  * ```
  */
 export class KeyedMutex {
-  readonly #entries = new Map<string, Entry>();
+  /** The holder's token per held key; a key is in the map exactly while it is held. */
+  readonly #owners = new Map<string, object>();
+  /** Callers waiting for a held key, in arrival order; a release grants the oldest the key. */
+  readonly #queue = new KeyQueue<() => void>();
 
   /**
    * Waits until `key` is ours and resolves to its release function. Callers are served in the
@@ -91,55 +75,30 @@ export class KeyedMutex {
    * `LockAcquireTimeoutError` after `waitTimeout` ms. A rejected waiter leaves the queue and
    * keeps no timer or listener.
    *
-   * @param key - a non-empty string
+   * @param key - a non-empty, well-formed string (as lock keys)
    * @param options - abort signal and wait limit, see {@link KeyedMutexAcquireOptions}
    * @returns a promise of the release function
    */
   async acquire(key: string, options?: KeyedMutexAcquireOptions): Promise<() => void> {
-    assertKey(key);
+    validateKey(key);
     const { signal, waitTimeout } = parseOptions(options);
     signal?.throwIfAborted();
 
     // Look up and take-or-enqueue in one synchronous step: see the class comment on ABA.
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return this.#create(key);
+    if (!this.#owners.has(key)) return this.#take(key);
     if (waitTimeout === 0) throw new LockAcquireTimeoutError(key, 0);
-
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
+    const deadline = waitTimeout === undefined ? Infinity : performance.now() + waitTimeout;
+    const ticket = this.#queue.enqueue(key);
     try {
-      return await new Promise<() => void>((resolve, reject) => {
-        const self: Waiter = {
-          wake: () => resolve(() => this.#release(key, entry, self)),
-        };
-        entry.queue.add(self);
-
-        // Leave only while still queued: once handed the key, the waiter owns it and must not
-        // reject (the caller would never learn it has to release).
-        const leave = (reason: unknown): void => {
-          if (entry.queue.delete(self)) reject(reason);
-        };
-        if (signal !== undefined) {
-          onAbort = () => leave(signal.reason);
-          signal.addEventListener('abort', onAbort, { once: true });
-        }
-        if (waitTimeout !== undefined) {
-          // Longer waits than one timer can take are split into several timers.
-          let remaining = waitTimeout;
-          const arm = (): void => {
-            const step = Math.min(remaining, MAX_TIMER_DELAY);
-            timer = setTimeout(() => {
-              remaining -= step;
-              if (remaining > 0) arm();
-              else leave(new LockAcquireTimeoutError(key, waitTimeout));
-            }, step);
-          };
-          arm();
-        }
-      });
+      for (;;) {
+        // Once granted, the key is this caller's: a later abort or timeout changes nothing.
+        await ticket.sleep(deadline - performance.now(), signal);
+        const release = await ticket.takeGrant();
+        if (release !== null) return release;
+        if (performance.now() >= deadline) throw new LockAcquireTimeoutError(key, waitTimeout ?? 0);
+      }
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
-      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+      ticket.leave(false); // a no-op once granted (the grant took it out of the queue)
     }
   }
 
@@ -149,13 +108,13 @@ export class KeyedMutex {
    * Never jumps the queue: a key that was just handed to a waiter counts as held even before that
    * waiter's code resumes.
    *
-   * @param key - a non-empty string
+   * @param key - a non-empty, well-formed string
    * @returns the release function (a second call is a no-op), or `null` if `key` is held
-   * @throws InvalidOptionError when `key` is not a non-empty string (synchronously: this API is sync)
+   * @throws InvalidOptionError when `key` is not valid (synchronously: this API is sync)
    */
   tryAcquire(key: string): (() => void) | null {
-    assertKey(key);
-    return this.#entries.has(key) ? null : this.#create(key);
+    validateKey(key);
+    return this.#owners.has(key) ? null : this.#take(key);
   }
 
   /**
@@ -164,7 +123,7 @@ export class KeyedMutex {
    *
    * Rejects like {@link KeyedMutex.acquire} when the key cannot be acquired; `fn` is not called then.
    *
-   * @param key - a non-empty string
+   * @param key - a non-empty, well-formed string
    * @param fn - the critical section
    * @param options - abort signal and wait limit for the acquisition (not for `fn`)
    */
@@ -180,20 +139,20 @@ export class KeyedMutex {
 
   /**
    * Whether `key` is held right now (including just handed to a waiter that has not resumed yet).
-   * @throws InvalidOptionError when `key` is not a non-empty string
+   * @throws InvalidOptionError when `key` is not valid
    */
   isLocked(key: string): boolean {
-    assertKey(key);
-    return this.#entries.has(key);
+    validateKey(key);
+    return this.#owners.has(key);
   }
 
   /**
    * Number of callers queued on `key`, not counting the holder. `0` for an idle key.
-   * @throws InvalidOptionError when `key` is not a non-empty string
+   * @throws InvalidOptionError when `key` is not valid
    */
   waiting(key: string): number {
-    assertKey(key);
-    return this.#entries.get(key)?.queue.size ?? 0;
+    validateKey(key);
+    return this.#queue.queued(key);
   }
 
   /**
@@ -201,45 +160,32 @@ export class KeyedMutex {
    * `0` when the mutex is idle, which shows that entries are removed.
    */
   get size(): number {
-    return this.#entries.size;
+    return this.#owners.size;
   }
 
-  /** Creates the entry for a free key, owned by a fresh token, and returns its release function. */
-  #create(key: string): () => void {
+  /** Makes a fresh token the holder of `key` and returns its release function. */
+  #take(key: string): () => void {
     const token = {};
-    const entry: Entry = { owner: token, queue: new Set() };
-    this.#entries.set(key, entry);
-    return () => this.#release(key, entry, token);
+    this.#owners.set(key, token);
+    return () => this.#release(key, token);
   }
 
   /**
-   * Releases `entry` if `token` still owns it: hands it to the oldest waiter, or deletes it.
+   * Releases `key` if `token` still holds it: grants it to the oldest waiter, or deletes it.
    * Synchronous from the ownership check to the map update, so nobody can observe (or enqueue
-   * on) an entry in between. A token that no longer owns the entry (second call of a release
+   * on) a key in between. A token that no longer holds the key (second call of a release
    * function) changes nothing.
    */
-  #release(key: string, entry: Entry, token: object): void {
-    if (entry.owner !== token) return;
-    const next = first(entry.queue);
+  #release(key: string, token: object): void {
+    if (this.#owners.get(key) !== token) return;
+    const next = this.#queue.first(key);
     if (next === undefined) {
-      entry.owner = null;
-      this.#entries.delete(key);
+      this.#owners.delete(key);
       return;
     }
-    entry.queue.delete(next);
-    entry.owner = next;
-    next.wake();
-  }
-}
-
-function first<T>(set: Set<T>): T | undefined {
-  for (const item of set) return item;
-  return undefined;
-}
-
-function assertKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0) {
-    throw new InvalidOptionError('key', 'a non-empty string', key);
+    const nextToken = {};
+    this.#owners.set(key, nextToken);
+    next.grant(() => this.#release(key, nextToken));
   }
 }
 
@@ -250,22 +196,8 @@ function parseOptions(options: unknown): KeyedMutexAcquireOptions {
   }
   rejectUnknownOptions(options, ['signal', 'waitTimeout'], 'KeyedMutex.acquire()');
   const { signal, waitTimeout } = options as Record<string, unknown>;
-  if (signal !== undefined && !isAbortSignal(signal)) {
-    throw new InvalidOptionError('signal', 'an AbortSignal or undefined', signal);
-  }
-  if (waitTimeout !== undefined && (typeof waitTimeout !== 'number' || !Number.isFinite(waitTimeout) || waitTimeout < 0)) {
-    throw new InvalidOptionError('waitTimeout', 'a finite number >= 0', waitTimeout);
-  }
-  return { signal, waitTimeout };
-}
-
-function isAbortSignal(value: unknown): value is AbortSignal {
-  if (typeof value !== 'object' || value === null) return false;
-  const candidate = value as Partial<AbortSignal>;
-  return (
-    typeof candidate.aborted === 'boolean' &&
-    typeof candidate.addEventListener === 'function' &&
-    typeof candidate.removeEventListener === 'function' &&
-    typeof candidate.throwIfAborted === 'function'
-  );
+  return {
+    signal: validateSignal(signal),
+    waitTimeout: waitTimeout === undefined ? undefined : validateWaitTimeout(waitTimeout),
+  };
 }

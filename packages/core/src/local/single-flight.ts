@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
+import { validateKey } from '../validate.js';
 
 /** One call in flight and everyone waiting on it. */
 interface Flight<T> {
@@ -132,7 +133,5 @@ export class SingleFlight<T = unknown> {
 }
 
 function assertKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0) {
-    throw new InvalidOptionError('key', 'a non-empty string', key);
-  }
+  validateKey(key);
 }
