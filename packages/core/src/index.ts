@@ -61,14 +61,14 @@ export {
 export { MemoryLock, type MemoryLockOptions } from './memory/memory-lock.js';
 export { MemoryDriver } from './memory/memory-driver.js';
 export { MemoryLockStore, defaultMemoryStore } from './memory/memory-store.js';
+export { LockService } from './lock-service.js';
 export {
-  LockService,
   defaultCoalesceOptions,
   type CoalesceOptions,
   type LockServiceOptions,
   type TryWithLockResult,
   type WithLockOptions,
-} from './lock-service.js';
+} from './lock-service-options.js';
 export { LockEvents, type LockEvent, type LockEventOf, type LockEventType } from './lock-events.js';
 export { LockManager, type RegisterOptions } from './lock-manager.js';
 export { KeyedMutex, type KeyedMutexAcquireOptions } from './local/keyed-mutex.js';

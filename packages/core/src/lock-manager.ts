@@ -1,6 +1,7 @@
 import { InvalidOptionError, LockClosedError, UnknownBackendError } from './errors.js';
 import { rejectUnknownOptions } from './validate.js';
-import { LockService, type TryWithLockResult, type WithLockOptions } from './lock-service.js';
+import { LockService } from './lock-service.js';
+import type { TryWithLockResult, WithLockOptions } from './lock-service-options.js';
 import type { DistributedLock, LockHandle, LockInfo } from './types.js';
 
 /** Options of `LockManager.register`. */

@@ -1,95 +1,21 @@
 import { InvalidOptionError, LockAcquireTimeoutError, LockLostError, LockNotHeldError } from './errors.js';
 import { LockEvents, type LockEvent } from './lock-events.js';
+import {
+  localOptions,
+  lockServiceOptionNames,
+  parseCoalesce,
+  withLockOptionNames,
+  type LockServiceOptions,
+  type TryWithLockResult,
+  type WithLockOptions,
+} from './lock-service-options.js';
 import { KeyedMutex } from './local/keyed-mutex.js';
 import { LeaseView, SharedLease, type HandOverLimits, type LeaseRequest } from './local/shared-lease.js';
 import { MemoryLock } from './memory/memory-lock.js';
+import { acquiredEvent, lostReason, settle } from './run-outcome.js';
 import { abortableDelay } from './sleep.js';
 import type { AcquireOptions, DistributedLock, LockHandle, LockInfo, RenewObserver } from './types.js';
 import { rejectUnknownOptions, validateCount, validateKey, validateTtl, validateWaitTimeout } from './validate.js';
-
-/** Options of {@link LockService}. */
-export interface LockServiceOptions {
-  /**
-   * TTL for locks taken through the service when a call gives none, in ms.
-   * @default the lock instance's default (30_000)
-   */
-  ttl?: number;
-  /**
-   * Renew locks held by `withLock`/`tryWithLock` at ttl/3 while the function runs.
-   * @default true
-   */
-  autoRenew?: boolean;
-  /**
-   * Queue same-key callers of this process locally, so only one of them at a time talks to the
-   * backend (fewer round trips and wake-ups under contention in one process). `true`, or
-   * {@link CoalesceOptions} to also hand a held lock straight to the next local caller.
-   * @default false
-   */
-  coalesce?: boolean | CoalesceOptions;
-  /** Called when a lock held through the service is lost (lease expired, key taken away). */
-  onLockLost?: (error: LockLostError, handle: LockHandle) => void;
-  /** Called with every {@link LockEvent}; the same as `service.events.on('*', onEvent)`. */
-  onEvent?: (event: LockEvent) => void;
-}
-
-/**
- * Local coalescing (`LockService` option `coalesce`). Same-key callers of one process queue
- * locally; with `handOver`, the holder whose function returned passes the backend lock on to the
- * next queued caller instead of releasing it and letting that caller acquire it again.
- *
- * A lock is handed over only while it is surely held for at least half its lease, was taken
- * with `autoRenew` (the watchdog keeps it alive across callers), the next caller asks for the
- * same `ttl` and `autoRenew`, and nobody read its `fencingToken`. A handed-over lock keeps its
- * `token` and `fencingToken` (a renewal cannot give a new one), and two holders must never fence
- * writes with one token: so reading `handle.fencingToken` makes the next caller acquire a lock,
- * and a new token, of its own. Read the token while holding the lock, not after `fn` returned.
- * The `acquired` event reports `handedOver` and the token without counting as a read (events are
- * not a fencing source).
- *
- * Fairness: after `maxHandOvers` hand-overs or `maxHandOverMs`, the lock is released at the
- * backend, and the next local caller pauses for about two release round trips before acquiring,
- * so that a waiter in another process (woken by the release a round trip later) gets the key.
- *
- * With `handOver`, the handles given to `fn` are the service's own: use `handle.release()` /
- * `handle.extend()` / `service.autoRenew(handle)`, not `lock.unlock(handle)` / `lock.renew(handle)`.
- *
- * @example
- * ```ts
- * new LockService(new RedisLock(redis), { coalesce: { handOver: true, maxHandOvers: 8 } });
- * ```
- */
-export interface CoalesceOptions {
-  /**
-   * Hand a held lock to the next local caller of the same key, without a release and an
-   * acquire at the backend in between.
-   * @default false
-   */
-  handOver?: boolean;
-  /**
-   * Most consecutive hand-overs of one backend lock; then it is released at the backend, so
-   * that other processes waiting for the key get their turn. An integer >= 0.
-   * @default 16
-   */
-  maxHandOvers?: number;
-  /**
-   * Longest time, in ms from its acquisition, that one backend lock is passed on locally
-   * (fairness towards other processes, like `maxHandOvers`). A finite number >= 0.
-   * @default 100
-   */
-  maxHandOverMs?: number;
-}
-
-/** Defaults of {@link CoalesceOptions}. */
-export const defaultCoalesceOptions = Object.freeze({ handOver: false, maxHandOvers: 16, maxHandOverMs: 100 });
-
-/** Options of one `withLock`/`tryWithLock` call. */
-export interface WithLockOptions extends AcquireOptions {
-  /** Overrides the service's `autoRenew` for this call. */
-  autoRenew?: boolean;
-}
-
-/** What `tryWithLock` resolves to. */
-export type TryWithLockResult<T> = { acquired: true; value: T } | { acquired: false };
 
 /**
  * Runs functions under a lock: acquire, keep it alive while the function runs, release in
@@ -446,64 +372,6 @@ export class LockService implements AsyncDisposable {
 
 /** Longest pause a process takes to let other processes have a bounded-out key (see #yieldTo). */
 const MAX_YIELD_MS = 20;
-
-/** Runs `fn`, capturing its value or error. */
-async function settle<T>(
-  fn: (handle: LockHandle) => Promise<T> | T,
-  handle: LockHandle,
-): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-  try {
-    return { ok: true, value: await fn(handle) };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
-
-/** The `LockLostError` of a handle that is no longer held, if it was lost (not released). */
-function lostReason(handle: LockHandle): LockLostError | undefined {
-  const reason: unknown = handle.signal.reason;
-  return reason instanceof LockLostError ? reason : undefined;
-}
-
-/** The `acquired` event; a lease's token is read without marking it observed (events are not for fencing). */
-function acquiredEvent(handle: LockHandle, backend: string, waitedMs: number): LockEvent {
-  if (!(handle instanceof LeaseView)) return { type: 'acquired', key: handle.key, backend, fencingToken: handle.fencingToken, waitedMs };
-  const { key, fencingToken } = handle.lease.backend;
-  return { type: 'acquired', key, backend, fencingToken, waitedMs, handedOver: handle.handedOver };
-}
-
-/** The options `new LockService()` accepts (see {@link LockServiceOptions}). */
-const lockServiceOptionNames: readonly string[] = ['ttl', 'autoRenew', 'coalesce', 'onLockLost', 'onEvent'];
-/** The options `withLock()`/`tryWithLock()` accept (see {@link WithLockOptions}). */
-const withLockOptionNames: readonly string[] = ['ttl', 'waitTimeout', 'signal', 'autoRenew'];
-/** The fields of a `coalesce` object (see {@link CoalesceOptions}). */
-const coalesceOptionNames: readonly string[] = ['handOver', 'maxHandOvers', 'maxHandOverMs'];
-
-/** `coalesce` as given -> the resolved options, or `undefined` when off. */
-function parseCoalesce(value: unknown): Required<CoalesceOptions> | undefined {
-  if (value === undefined || value === false) return undefined;
-  if (value === true) return { ...defaultCoalesceOptions };
-  const expected = 'a boolean or { handOver?: boolean, maxHandOvers?: integer >= 0, maxHandOverMs?: number >= 0 }';
-  if (typeof value !== 'object' || value === null) throw new InvalidOptionError('coalesce', expected, value);
-  rejectUnknownOptions(value, coalesceOptionNames, 'the coalesce option of new LockService()');
-  const { handOver, maxHandOvers, maxHandOverMs } = value as CoalesceOptions;
-  if (handOver !== undefined && typeof handOver !== 'boolean') {
-    throw new InvalidOptionError('coalesce.handOver', 'a boolean', handOver);
-  }
-  return {
-    handOver: handOver ?? defaultCoalesceOptions.handOver,
-    maxHandOvers: maxHandOvers === undefined ? defaultCoalesceOptions.maxHandOvers : validateCount(maxHandOvers, 'coalesce.maxHandOvers'),
-    maxHandOverMs:
-      maxHandOverMs === undefined ? defaultCoalesceOptions.maxHandOverMs : validateWaitTimeout(maxHandOverMs, 'coalesce.maxHandOverMs'),
-  };
-}
-
-function localOptions(options: WithLockOptions): { signal?: AbortSignal; waitTimeout?: number } {
-  const o: { signal?: AbortSignal; waitTimeout?: number } = {};
-  if (options.signal !== undefined) o.signal = options.signal;
-  if (options.waitTimeout !== undefined) o.waitTimeout = options.waitTimeout;
-  return o;
-}
 
 function assertFunction(fn: unknown): void {
   if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'a function', fn);
