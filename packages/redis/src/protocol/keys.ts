@@ -39,7 +39,8 @@ export function hashTag(key: string): string {
 
 /**
  * The Redis names of lock `key` under `prefix`: `<prefix>:{<tag>}`, `<prefix>:{<tag>}:fence`
- * and the channel `<prefix>:{<tag>}:released`, where `<tag>` is {@link hashTag}`(key)`.
+ * and the channel `<prefix>:{<tag>}:released`, where `<tag>` is `hashTag(key)`: the key with
+ * `%` as `%25` and `}` as `%7D` (so a `}` cannot end the Cluster hash tag early).
  * One-to-one: lock names end in `}`, counters in `:fence`, release latches in `:released:`
  * and a token, channels (their own namespace) in `:released`, so no key's counter, latch or
  * channel can be another key's lock.
