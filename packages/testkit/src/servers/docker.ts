@@ -9,8 +9,7 @@ import {
   type StartedTestContainer,
 } from 'testcontainers';
 import { etcdHealthy } from './etcd-api.js';
-import { findLeader, stopMembers } from './etcd-cluster.js';
-import { clusterToken } from './etcd-server.js';
+import { clusterToken, findLeader, stopMembers } from './etcd-members.js';
 import { releasePorts, reservePorts } from './ports.js';
 import { pingRedis } from './redis-probe.js';
 import { track, untrack } from './registry.js';

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { makeDataDir } from './data-dir.js';
 import { etcdHealthy } from './etcd-api.js';
+import { clusterToken } from './etcd-members.js';
 import { LocalServer, startOrCleanUp, type LocalServerSpec } from './local-server.js';
 import { requireBinary, serverMode } from './mode.js';
 import { reservePorts } from './ports.js';
@@ -82,11 +82,6 @@ export class LocalEtcdServer extends LocalServer implements EtcdServer {
   get peerUrl(): string {
     return `http://127.0.0.1:${this.peerPort}`;
   }
-}
-
-/** A fresh `--initial-cluster-token`: members of different clusters must never join each other. */
-export function clusterToken(): string {
-  return `dlock-${process.pid}-${randomUUID().slice(0, 8)}`;
 }
 
 async function startLocalEtcd(options: EtcdOptions): Promise<EtcdServer> {
