@@ -1,4 +1,4 @@
-import { LockAcquireTimeoutError, validateCount, LockClosedError, type AcquireAttempt, type LockInfo } from '@dlock/core';
+import { LockAcquireTimeoutError, validateCount, LockClosedError, timerDelay, type AcquireAttempt, type LockInfo } from '@dlock/core';
 import type { IKeyValue, IOptions } from 'etcd3';
 import type { EtcdClient } from './client.js';
 import { DeleteWatch } from './delete-watch.js';
@@ -8,7 +8,7 @@ import { EtcdLockBase, TIMED_OUT } from './etcd-base.js';
 import { isQueueEntry, mutexPrefix, mutexQueueKey } from './keys.js';
 import { createRevisionIs, getOp, headerRevision, putOp, queueOp, rangeKvs } from './ops.js';
 import { defaultEtcdLockOptions, type EtcdMutexOptions } from './options.js';
-import { MAX_TIMER, QueueSlots, type Slot } from './queue-slots.js';
+import { QueueSlots, type Slot } from './queue-slots.js';
 
 const NOT_ACQUIRED: AcquireAttempt = Object.freeze({ acquired: false, retryAfter: -1 });
 
@@ -290,7 +290,7 @@ export class EtcdMutex extends EtcdLockBase {
                 done();
                 resolve();
               },
-              Math.min(left, MAX_TIMER),
+              timerDelay(left),
             );
             wakeSleeper = () => {
               done();

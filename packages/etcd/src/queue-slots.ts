@@ -1,11 +1,4 @@
-import { LockAcquireTimeoutError } from '@dlock/core';
-
-/** Longest single `setTimeout` (larger delays fire at once). */
-export const MAX_TIMER = 2_147_483_647;
-
-interface Waiter {
-  readonly take: (slot: Slot) => void;
-}
+import { KeyQueue, LockAcquireTimeoutError, type QueueTicket } from '@dlock/core';
 
 interface WaitOptions {
   signal?: AbortSignal | undefined;
@@ -18,16 +11,12 @@ interface NameSlots {
   inUse: number;
   /** Slots callers may take now: 1 until {@link QueueSlots.widen}, then the full size. */
   limit: number;
-  /** Callers waiting for a slot, in arrival order (a `Set` iterates in insertion order). */
-  readonly waiters: Set<Waiter>;
   /** Grants so far: the next grant's turn number. */
   granted: number;
   /** The turn whose put may go now (all earlier ones are done). */
   turn: number;
   /** Turns done before their predecessors (given up early). */
   readonly doneEarly: Set<number>;
-  /** Callers waiting for their turn, by turn number. */
-  readonly turnWaiters: Map<number, () => void>;
 }
 
 /**
@@ -49,14 +38,21 @@ export interface Slot {
  * Per lock name, up to `size` numbered slots; a caller takes the lowest free one, or waits in
  * arrival order. A name starts with one slot and gets all `size` once {@link widen}ed (EtcdMutex
  * does that when another instance's key shows up in the name's queue); it starts narrow again
- * when nobody of this instance uses it any more. `EtcdMutex` names its queue key after the slot (with the lease), so one instance has at
- * most `size` keys queued per name in etcd and a key name is never used by two callers at once.
+ * when nobody of this instance uses it any more. `EtcdMutex` names its queue key after the slot
+ * (with the lease), so one instance has at most `size` keys queued per name in etcd and a key
+ * name is never used by two callers at once.
  *
- * As in `KeyedMutex`, every step that reads and changes the map (take or enqueue; hand over or
- * free) is synchronous, so a slot can never be handed to two callers.
+ * Waiting is core's {@link KeyQueue}: callers waiting for a slot queue under the name and are
+ * granted a freed slot in arrival order; a caller waiting for its turn sleeps on a ticket of
+ * its own turn, notified when the turn before it ends. Every step that reads and changes the
+ * slots is synchronous, so a slot can never be handed to two callers.
  */
 export class QueueSlots {
   readonly #names = new Map<string, NameSlots>();
+  /** Callers waiting for a slot, per name. */
+  readonly #waiting = new KeyQueue<Slot>();
+  /** Callers waiting for their turn, per name and turn. */
+  readonly #turns = new KeyQueue<never>();
 
   constructor(readonly size: number) {}
 
@@ -80,17 +76,22 @@ export class QueueSlots {
     const { signal, waitTimeout } = options;
     signal?.throwIfAborted();
     const slots = this.#slots(name);
-    if (slots.inUse < slots.limit && slots.waiters.size === 0) return this.#take(name, slots);
+    if (slots.inUse < slots.limit && this.#waiting.queued(name) === 0) return this.#take(name, slots);
     if (waitTimeout === 0) throw new LockAcquireTimeoutError(name, 0);
-    return waitFor<Slot>(name, options, (resolve) => {
-      const self: Waiter = { take: resolve };
-      slots.waiters.add(self);
-      return () => {
-        if (!slots.waiters.delete(self)) return false; // already handed a slot: it is ours
-        this.#dropIfIdle(name, slots);
-        return true;
-      };
-    });
+    const ticket = this.#waiting.enqueue(name);
+    try {
+      for (const deadline = deadlineOf(waitTimeout); ; ) {
+        await sleepUntil(ticket, name, deadline, waitTimeout, signal);
+        const slot = await ticket.takeGrant();
+        if (slot !== null) return slot;
+      }
+    } catch (error) {
+      ticket.leave(false);
+      // Handed a slot while giving up: pass it on.
+      if (ticket.granted) (await ticket.takeGrant())?.release();
+      this.#dropIfIdle(name, slots);
+      throw error;
+    }
   }
 
   /** Opens all `size` slots of `name` (while it is in use) and hands the new ones to waiting callers, oldest first. */
@@ -98,10 +99,8 @@ export class QueueSlots {
     const slots = this.#names.get(name);
     if (slots === undefined || slots.limit === this.size) return;
     slots.limit = this.size;
-    for (const waiter of slots.waiters) {
-      if (slots.inUse >= slots.limit) break;
-      slots.waiters.delete(waiter);
-      waiter.take(this.#take(name, slots));
+    for (let next = this.#waiting.first(name); next !== undefined && slots.inUse < slots.limit; next = this.#waiting.first(name)) {
+      next.grant(this.#take(name, slots));
     }
   }
 
@@ -109,19 +108,24 @@ export class QueueSlots {
    * Resolves when every caller of `name` granted a slot before `slot` has finished its put.
    * Rejects like {@link take} on abort or timeout (the caller then releases the slot).
    */
-  waitTurn(name: string, slot: Slot, options: WaitOptions = {}): Promise<void> {
+  async waitTurn(name: string, slot: Slot, options: WaitOptions = {}): Promise<void> {
     const slots = this.#names.get(name);
-    if (slots === undefined || slots.turn === slot.turn) return Promise.resolve();
-    return waitFor<void>(name, options, (resolve) => {
-      slots.turnWaiters.set(slot.turn, resolve);
-      return () => slots.turnWaiters.delete(slot.turn);
-    });
+    if (slots === undefined || slots.turn === slot.turn) return;
+    const { signal, waitTimeout } = options;
+    const ticket = this.#turns.enqueue(turnKey(name, slot.turn));
+    try {
+      for (const deadline = deadlineOf(waitTimeout); slots.turn !== slot.turn; ) {
+        await sleepUntil(ticket, name, deadline, waitTimeout, signal);
+      }
+    } finally {
+      ticket.leave(true);
+    }
   }
 
   #slots(name: string): NameSlots {
     let slots = this.#names.get(name);
     if (slots === undefined) {
-      slots = { used: [], inUse: 0, limit: 1, waiters: new Set(), granted: 0, turn: 0, doneEarly: new Set(), turnWaiters: new Map() };
+      slots = { used: [], inUse: 0, limit: 1, granted: 0, turn: 0, doneEarly: new Set() };
       this.#names.set(name, slots);
     }
     return slots;
@@ -143,16 +147,15 @@ export class QueueSlots {
     const turnDone = (): void => {
       if (!turnOpen) return;
       turnOpen = false;
-      this.#endTurn(slots, turn);
+      this.#endTurn(name, slots, turn);
     };
     const release = (): void => {
       if (!held) return;
       held = false;
       turnDone();
-      const next = slots.waiters.values().next();
-      if (!next.done) {
-        slots.waiters.delete(next.value);
-        next.value.take(this.#grant(name, slots, index));
+      const next = this.#waiting.first(name);
+      if (next !== undefined) {
+        next.grant(this.#grant(name, slots, index));
         return;
       }
       slots.used[index] = false;
@@ -162,47 +165,34 @@ export class QueueSlots {
     return { index, turn, release, turnDone };
   }
 
-  #endTurn(slots: NameSlots, turn: number): void {
+  #endTurn(name: string, slots: NameSlots, turn: number): void {
     slots.doneEarly.add(turn);
     while (slots.doneEarly.delete(slots.turn)) slots.turn++;
-    const next = slots.turnWaiters.get(slots.turn);
-    if (next !== undefined) {
-      slots.turnWaiters.delete(slots.turn);
-      next();
-    }
+    this.#turns.notify(turnKey(name, slots.turn));
   }
 
   #dropIfIdle(name: string, slots: NameSlots): void {
-    if (slots.inUse === 0 && slots.waiters.size === 0 && this.#names.get(name) === slots) this.#names.delete(name);
+    if (slots.inUse === 0 && this.#waiting.queued(name) === 0 && this.#names.get(name) === slots) this.#names.delete(name);
   }
 }
 
-/**
- * Waits for `register`'s resolve to be called, or rejects on abort / after `waitTimeout` ms if the
- * returned `leave` says the caller was still waiting (and has now left). Keeps no timer or
- * listener once settled.
- */
-async function waitFor<T>(name: string, options: WaitOptions, register: (resolve: (value: T) => void) => () => boolean): Promise<T> {
-  const { signal, waitTimeout } = options;
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  try {
-    return await new Promise<T>((resolve, reject) => {
-      const leave = register(resolve);
-      const giveUp = (reason: unknown): void => {
-        if (leave()) reject(reason);
-      };
-      if (signal !== undefined) {
-        onAbort = () => giveUp(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-      // Beyond the longest timer (~24.8 days) the caller's own deadline check takes over.
-      if (waitTimeout !== undefined && waitTimeout <= MAX_TIMER) {
-        timer = setTimeout(() => giveUp(new LockAcquireTimeoutError(name, waitTimeout)), waitTimeout);
-      }
-    });
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-  }
+function turnKey(name: string, turn: number): string {
+  return `${turn}\u0000${name}`;
+}
+
+function deadlineOf(waitTimeout: number | undefined): number {
+  return waitTimeout === undefined ? Infinity : performance.now() + waitTimeout;
+}
+
+/** One sleep of `ticket`, at most until `deadline`; past it, `LockAcquireTimeoutError`. */
+async function sleepUntil<G>(
+  ticket: QueueTicket<G>,
+  name: string,
+  deadline: number,
+  waitTimeout: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const left = deadline - performance.now();
+  if (left <= 0) throw new LockAcquireTimeoutError(name, waitTimeout ?? 0);
+  await ticket.sleep(left, signal);
 }
