@@ -1,5 +1,5 @@
 import type { DistributedLock } from '@dlock/core';
-import type { OutageFixture } from './outage-contract-suite.js';
+import type { OutageFixture } from './types.js';
 
 /** What the contract suite may expect of a backend. Flags, not forked tests. */
 export interface ContractOptions {
@@ -31,12 +31,20 @@ export interface ResolvedContract {
   longTtl: number;
 }
 
+/**
+ * Whether the backend promises that waiters of one instance acquire in arrival order. Known
+ * from the options alone, so the suite can register the test that fits before any lock exists.
+ */
+export function promisesFifo(options: ContractOptions): boolean {
+  return options.fifo ?? false;
+}
+
 export function resolveContract(lock: DistributedLock, options: ContractOptions): ResolvedContract {
   const { minTtlMs, ttlGranularityMs, fencing } = lock.capabilities;
   const rawShort = options.shortTtl ?? Math.max(minTtlMs, 300);
   const shortTtl = Math.ceil(rawShort / ttlGranularityMs) * ttlGranularityMs;
   return {
-    fifo: options.fifo ?? false,
+    fifo: promisesFifo(options),
     fencing,
     shortTtl,
     wakeupBudgetMs: options.wakeupBudgetMs ?? 1_000,

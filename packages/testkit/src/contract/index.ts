@@ -1,5 +1,6 @@
 // `@dlock/testkit/contract`: the backend contract suite. ESM only, like vitest which it runs in.
-export { lockContractSuite, type LockFactory } from './lock-contract-suite.js';
+export { lockContractSuite } from './lock-contract-suite.js';
+export { outageContractSuite } from './outage-contract-suite.js';
+export type { LockFactory, OutageFixture } from './types.js';
 export type { ContractOptions, ResolvedContract } from './capabilities.js';
-export { outageContractSuite, type OutageFixture } from './outage-contract-suite.js';
 export { uniqueKey, waitFor } from '../util.js';

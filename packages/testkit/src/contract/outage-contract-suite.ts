@@ -9,23 +9,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTcpProxy, type TcpProxy } from '../safety/proxy.js';
 import { uniqueKey } from '../util.js';
-import type { LockFactory } from './lock-contract-suite.js';
-
-/** What the outage suite needs of a backend: its servers, and a lock that reaches them through proxies. */
-export interface OutageFixture {
-  /** The servers a lock instance talks to (one, or every Redlock node). */
-  servers: () => ReadonlyArray<{ port: number }>;
-  /**
-   * A lock instance whose every connection goes to 127.0.0.1 on `ports` (one per server, in
-   * the order of `servers()`), built with `options` on top of the backend's own test settings.
-   */
-  factory: (ports: readonly number[], options: BaseLockOptions) => DistributedLock | Promise<DistributedLock>;
-  /**
-   * Longest a single backend call may take to fail while the server is unreachable (the
-   * backend's operation/call timeout as the fixture configures it), in ms.
-   */
-  callTimeoutMs: number;
-}
+import type { LockFactory, OutageFixture } from './types.js';
 
 /** Every message in an error's `cause` chain, joined: what a user reading the error would see. */
 function causeChain(error: unknown): string {
