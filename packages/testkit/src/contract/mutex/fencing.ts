@@ -8,7 +8,7 @@ export function fencingTests(ctx: ContractContext): void {
   describe('fencing', () => {
     const { setup } = ctx;
 
-    it('fencing tokens strictly increase across holders and instances', async () => {
+    it('fencing tokens strictly increase across holders and instances (always 0n without fencing)', async () => {
       const { a, b, c, key } = await setup();
       const tokens: bigint[] = [];
       for (let i = 0; i < 6; i++) {
