@@ -1,6 +1,7 @@
-// The multi-process safety checker (issue 6): worker processes contend for keys through a
-// backend's public API, write to a fenced resource, and the verdict proves mutual exclusion and
-// fencing, also under injected faults.
+// The multi-process safety checker: worker processes contend for keys through a backend's
+// public API, write to a fenced resource, and the verdict proves mutual exclusion and fencing,
+// also under injected faults. A test alone cannot show this: one process cannot be paused,
+// killed or cut off from its server while its own assertions keep running.
 export { FencedResource } from './resource.js';
 export { findFenceInversions, findLostUnnoticed, findOverlaps, findStaleAccepted, judge } from './verdict.js';
 export { startTcpProxy, type TcpProxy, type TcpProxyOptions } from './proxy.js';

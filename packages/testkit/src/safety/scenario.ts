@@ -53,7 +53,7 @@ export interface ScenarioContext {
   sizing: Sizing;
 }
 
-/** One scenario of issue 6. */
+/** One row of the safety matrix: a fault (or none) injected while the workers contend. */
 export interface Scenario {
   id: ScenarioId;
   title: string;

@@ -4,7 +4,7 @@
 /** The backends the checker knows how to drive (one worker adapter each, in adapters.mjs). */
 export type BackendId = 'redis' | 'redlock' | 'etcd-mutex' | 'etcd-lock';
 
-/** The scenarios of issue 6, one id each. */
+/** The faults the checker injects (the rows of the safety matrix), one id each. */
 export type ScenarioId =
   | 'contention'
   | 'holder-paused'
