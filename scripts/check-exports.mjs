@@ -2,12 +2,12 @@
 // Fails the build when a package's `exports` map and its built files disagree:
 // every path the map (or main/module/types) names must exist, every entry file tsup built
 // must be reachable through the map, and the ESM and CJS builds must export the same names.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { workspacePackages } from './workspace.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
 const problems = [];
 
 function targets(node, out = []) {
@@ -18,11 +18,7 @@ function targets(node, out = []) {
 
 const entryFile = /\.(js|cjs|d\.ts|d\.cts)$/;
 
-for (const name of readdirSync(join(root, 'packages'))) {
-  const dir = join(root, 'packages', name);
-  const manifestPath = join(dir, 'package.json');
-  if (!existsSync(manifestPath)) continue;
-  const pkg = JSON.parse(readFileSync(manifestPath, 'utf8'));
+for (const { dir, manifest: pkg } of workspacePackages()) {
   if (!pkg.exports) {
     problems.push(`${pkg.name}: no "exports" map`);
     continue;

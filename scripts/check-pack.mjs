@@ -13,20 +13,24 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { entryPoints, publishedPackages, root } from './workspace.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
 const started = performance.now();
 const problems = [];
 const temps = [];
 
-/** What each package must export, with `import` and `require` (ESM only: `esmOnly`). */
-const expectations = {
-  '@dlock/core': { functions: ['MemoryLock', 'LockService', 'LockManager', 'KeyedMutex', 'InvalidOptionError', 'LockLostError'] },
-  '@dlock/redis': { functions: ['RedisLock'] },
-  '@dlock/etcd': { functions: ['EtcdMutex', 'EtcdLock', 'etcdClientOptions'] },
-  '@dlock/redlock': { functions: ['Redlock'] },
-  '@dlock/testkit': { functions: ['startRedis', 'startEtcd', 'freePort'] },
-  '@dlock/testkit/contract': { functions: ['lockContractSuite'], esmOnly: true },
+/**
+ * Key exports an entry must have, with `import` and `require`. Every entry of every published
+ * package (its `exports` map) is loaded and has its types resolved whether it is listed here or
+ * not; an entry without a `require` condition is checked as ESM only.
+ */
+const keyExports = {
+  '@dlock/core': ['MemoryLock', 'LockService', 'LockManager', 'KeyedMutex', 'InvalidOptionError', 'LockLostError'],
+  '@dlock/redis': ['RedisLock'],
+  '@dlock/etcd': ['EtcdMutex', 'EtcdLock', 'etcdClientOptions'],
+  '@dlock/redlock': ['Redlock'],
+  '@dlock/testkit': ['startRedis', 'startEtcd', 'freePort'],
+  '@dlock/testkit/contract': ['lockContractSuite'],
 };
 /** Files every tarball must hold, besides what package.json names. */
 const requiredFiles = ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'];
@@ -64,18 +68,13 @@ function targets(node, out = []) {
   return out;
 }
 
-function publishedPackages() {
-  const out = [];
-  for (const name of readdirSync(join(root, 'packages')).sort()) {
-    let manifest;
-    try {
-      manifest = JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8'));
-    } catch {
-      continue;
-    }
-    if (!manifest.private) out.push({ dir: join(root, 'packages', name), manifest });
+/** Every entry of the published packages, with the key exports it must have. */
+function entriesOf(packages) {
+  const entries = packages.flatMap((pkg) => entryPoints(pkg).map((entry) => ({ ...entry, functions: keyExports[entry.specifier] ?? [] })));
+  for (const specifier of Object.keys(keyExports)) {
+    if (!entries.some((entry) => entry.specifier === specifier)) problems.push(`${specifier}: listed in keyExports but no published package exports it`);
   }
-  return out;
+  return entries;
 }
 
 /** The tarball's files and its package.json, read with tar. */
@@ -108,12 +107,13 @@ function checkTarball(file, source) {
 }
 
 /** One check program per package and module kind; each prints nothing and exits 0 when fine. */
-function writeChecks(project) {
+function writeChecks(project, entries) {
   const programs = [];
-  for (const [specifier, { functions, esmOnly }] of Object.entries(expectations)) {
-    const assertions = functions
-      .map((f) => `if (typeof m[${JSON.stringify(f)}] !== 'function') throw new Error(${JSON.stringify(`${specifier}: export ${f} is not a function`)} + ', got ' + typeof m[${JSON.stringify(f)}]);`)
-      .join('\n');
+  for (const { specifier, functions, esmOnly } of entries) {
+    const assertions = [
+      `if (Object.keys(m).length === 0) throw new Error(${JSON.stringify(`${specifier}: exports nothing`)});`,
+      ...functions.map((f) => `if (typeof m[${JSON.stringify(f)}] !== 'function') throw new Error(${JSON.stringify(`${specifier}: export ${f} is not a function`)} + ', got ' + typeof m[${JSON.stringify(f)}]);`),
+    ].join('\n');
     const base = specifier.replace(/[@/]/g, '_');
     writeFileSync(join(project, `${base}.mjs`), `import * as m from ${JSON.stringify(specifier)};\n${assertions}\n`);
     programs.push({ label: `${specifier} (import)`, file: `${base}.mjs` });
@@ -142,12 +142,12 @@ function writeChecks(project) {
   programs.push({ label: '@dlock/core MemoryLock lock/release (require)', file: 'smoke.cjs' });
   // Declarations: every package's types resolve from an ES module and from a CommonJS one.
   const uses = (kind) =>
-    Object.entries(expectations)
-      .filter(([, e]) => kind === 'esm' || !e.esmOnly)
-      .map(([specifier, { functions }], i) =>
+    entries
+      .filter((e) => kind === 'esm' || !e.esmOnly)
+      .map(({ specifier, functions }, i) =>
         kind === 'esm'
-          ? `import { ${functions.join(', ')} } from ${JSON.stringify(specifier)};\nexport const t${i} = [${functions.join(', ')}];`
-          : `import m${i} = require(${JSON.stringify(specifier)});\nexport const t${i} = [${functions.map((f) => `m${i}.${f}`).join(', ')}];`,
+          ? `import * as m${i} from ${JSON.stringify(specifier)};\nexport const t${i} = [m${i}, ${functions.map((f) => `m${i}.${f}`).join(', ')}];`
+          : `import m${i} = require(${JSON.stringify(specifier)});\nexport const t${i} = [m${i}, ${functions.map((f) => `m${i}.${f}`).join(', ')}];`,
       )
       .join('\n');
   writeFileSync(join(project, 'types.mts'), `${uses('esm')}\n`);
@@ -166,6 +166,7 @@ try {
   if (!process.argv.includes('--no-build')) must('pnpm build', 'pnpm', ['build'], { cwd: root, stdio: 'inherit' });
 
   const packages = publishedPackages();
+  const entries = entriesOf(packages);
   const packDir = temp('pack');
   must('pnpm pack', 'pnpm', ['-r', '--filter', './packages/*', 'pack', '--pack-destination', packDir], { cwd: root });
   const tarballs = [];
@@ -199,7 +200,7 @@ try {
   });
   console.log(`installed ${tarballs.length} tarballs with ${peers.join(', ')} into an empty project`);
 
-  for (const { label, file } of writeChecks(project)) {
+  for (const { label, file } of writeChecks(project, entries)) {
     const result = run(process.execPath, [file], { cwd: project });
     if (result.status === 0) console.log(`  ok  ${label}`);
     else problems.push(`${label}: ${firstError(result.stderr || result.stdout)}`);

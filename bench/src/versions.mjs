@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { workspacePackages } from '../../scripts/workspace.mjs';
 
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -16,11 +17,14 @@ export function installedVersion(name) {
   }
 }
 
+/** The workspace's packages that the bench depends on (its package.json), in folder order. */
+const benchDependencies = JSON.parse(readFileSync(`${benchDir}package.json`, 'utf8')).dependencies ?? {};
+const dlockPackages = workspacePackages()
+  .map((pkg) => pkg.name)
+  .filter((name) => name in benchDependencies);
+
 export const libraries = [
-  '@dlock/core',
-  '@dlock/redis',
-  '@dlock/etcd',
-  '@dlock/redlock',
+  ...dlockPackages,
   'ioredis',
   'etcd3',
   'redlock4',
