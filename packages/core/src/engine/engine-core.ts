@@ -97,6 +97,8 @@ export class EngineCore<D> {
     try {
       result = await this.driver.acquire({ key, token, ttl, claim: { kind: 'exclusive' } });
     } catch (error) {
+      // Closed while the request was under way: the failure is only the closing connection.
+      if (this.closed) throw new LockClosedError(`${this.backend} lock`, 'lock', key);
       throw this.wrapError('acquire', key, error);
     }
     if (!result.acquired) return { retryAfter: result.retryAfter };

@@ -51,5 +51,21 @@ export function closeTests(ctx: ContractContext): void {
         await h.release();
       }
     });
+
+    it('close() while a tryLock is in flight: it rejects with LockClosedError or returns a handle close() released', async () => {
+      // The closing connection must not surface as a backend error, and nothing may stay held.
+      for (const delay of [0, 1, 2, 4, 8]) {
+        const { b, c, key } = await setup();
+        const attempt = b.tryLock(key, { ttl: c.longTtl }).catch((e: unknown) => e);
+        await sleep(delay);
+        await b.close();
+        const outcome = await attempt;
+        if (outcome !== null && typeof outcome === 'object' && 'held' in outcome) {
+          expect((outcome as { held: boolean }).held, `closed ${delay} ms after tryLock()`).toBe(false);
+        } else {
+          expect(outcome, `closed ${delay} ms after tryLock(): ${String(outcome)}`).toBeInstanceOf(LockClosedError);
+        }
+      }
+    });
   });
 }
