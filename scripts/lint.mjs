@@ -4,10 +4,13 @@
 //  - no focused or skipped tests (`.only`, `.skip`, `.todo`) and no TODO/FIXME stubs in sources
 //  - no `console.log` left in library sources
 //  - servers in tests bind to loopback only (no 0.0.0.0)
+//  - library sources name no tracker issues ("issue 6"): a comment says the reason itself
+//  - no import circles in packages/*/src (scripts/check-circles.mjs, with madge)
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { describeFindings, findCircles } from './check-circles.mjs';
+import { root } from './workspace.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
 const skipDirs = new Set(['node_modules', 'dist', '.git', 'coverage', 'results', 'api']);
 const findings = [];
 
@@ -44,11 +47,15 @@ for (const file of walk(root)) {
     if (/\b(TODO|FIXME|XXX)\b/.test(line)) findings.push(`${at}: TODO/FIXME left in code`);
     if (isLibrarySource && !rel.includes('/bin/') && /\bconsole\.log\(/.test(line)) findings.push(`${at}: console.log in library source`);
     if (isTest && /0\.0\.0\.0/.test(line)) findings.push(`${at}: tests bind to 127.0.0.1 only`);
+    if (isLibrarySource && /\bissue #?\d/i.test(line)) findings.push(`${at}: issue reference in library source (say the reason instead)`);
   });
 }
+
+const circles = await findCircles();
+findings.push(...describeFindings(circles));
 
 if (findings.length > 0) {
   console.error(`lint: ${findings.length} finding(s)\n  ${findings.join('\n  ')}`);
   process.exit(1);
 }
-console.log('lint: clean');
+console.log(`lint: clean (no import circle in ${circles.files} source files)`);
