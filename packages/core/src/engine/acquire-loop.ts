@@ -44,7 +44,10 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
             return attempt;
           }
           outage.clear();
-          if (attempt.retryAfter >= 0) nap = withJitter(attempt.retryAfter + 1);
+          // Without a release feed a release may go unheard: sleep at most maxRetryDelay.
+          if (attempt.retryAfter >= 0 && (core.driver.features.releaseFeed !== undefined || attempt.retryAfter < nap)) {
+            nap = withJitter(attempt.retryAfter + 1);
+          }
         } catch (error) {
           nap = core.backOff(outage, error, key);
         }

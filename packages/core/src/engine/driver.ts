@@ -49,11 +49,18 @@ export interface HeldLock<D = unknown> {
 /** What the engine gives its driver: the clock, and the way back for events the driver learns of. */
 export interface DriverHost<D> {
   readonly clock: Clock;
-  /** The engine's `maxRetryDelay`: the longest a waiter sleeps without news. */
+  /**
+   * The engine's `maxRetryDelay`: the longest a waiter sleeps without news. A driver whose
+   * release feed is down for a while (a subscriber reconnecting) caps its `retryAfter` by it.
+   */
   readonly maxRetryDelay: number;
   /** The driver learned that `key` was released: the next local waiter of `key` tries again. */
   released(key: string): void;
-  /** The driver learned that a held lock is gone (key deleted, lease revoked): its signal aborts with `LockLostError`. */
+  /**
+   * The driver learned that a held lock is gone (key deleted, lease revoked): its signal aborts
+   * with `LockLostError`. `lock` must be one the engine gave the driver (from `held()`, or as
+   * passed to `release`/`renew`): anything else is ignored.
+   */
   lost(lock: HeldLock<D>, reason: string, cause?: unknown): void;
   /** The locks the engine holds through this driver now. */
   held(): readonly HeldLock<D>[];

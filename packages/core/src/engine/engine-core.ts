@@ -81,7 +81,9 @@ export class EngineCore<D> {
     // Closed while the attempt (or the subscription) was under way: the backend error is only the
     // closing connection; the truth is that the lock was closed.
     if (error instanceof LockBackendError && this.closed) throw new LockClosedError(`${this.backend} lock`, 'lock', key);
-    if (!(error instanceof LockBackendError) || !this.driver.isTransient(error.cause ?? error)) throw error;
+    if (!(error instanceof LockBackendError)) throw error;
+    // The engine's own late-answer error is a slow backend: always worth another attempt.
+    if (!(error.cause instanceof LateAnswerError) && !this.driver.isTransient(error.cause ?? error)) throw error;
     const delay = outage.failed(error);
     if (delay !== undefined) return delay;
     throw new LockBackendError(this.backend, `lock() (unavailable for ${Math.round(outage.lasted)} ms, ${outage.failures} attempts)`, {
@@ -116,7 +118,7 @@ export class EngineCore<D> {
     const took = Math.round(this.now() - startedAt);
     return new LockBackendError(this.backend, 'acquire', {
       key,
-      cause: new Error(
+      cause: new LateAnswerError(
         `the lock was acquired, but the answer came ${took} ms after the request, when its ${ttl} ms lease had ` +
           'already run out; it was given back (use a longer ttl, or find why the backend is slow)',
       ),
@@ -210,4 +212,9 @@ export class EngineCore<D> {
       return 'error';
     });
   }
+}
+
+/** An acquire answered after its own lease ended (see `EngineCore.lateAnswer`): the backend was slow. */
+class LateAnswerError extends Error {
+  override readonly name = 'LateAnswerError';
 }

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   LockAcquireTimeoutError,
   LockBackendError,
-  type BaseLockOptions,
+  type LockEngineOptions,
   type DistributedLock,
   type LockHandle,
 } from '@dlock/core';
@@ -30,7 +30,7 @@ export function outageContractSuite(name: string, direct: LockFactory, fixture: 
   describe(`${name}: outage contract`, () => {
     const opened: DistributedLock[] = [];
     const proxies: TcpProxy[] = [];
-    const viaProxies = async (options: BaseLockOptions = {}): Promise<{ lock: DistributedLock; down: () => Promise<void>; up: () => Promise<void> }> => {
+    const viaProxies = async (options: LockEngineOptions = {}): Promise<{ lock: DistributedLock; down: () => Promise<void>; up: () => Promise<void> }> => {
       const started = await Promise.all(fixture.servers().map((s) => startTcpProxy({ port: s.port })));
       proxies.push(...started);
       const lock = await fixture.factory(
