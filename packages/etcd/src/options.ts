@@ -1,15 +1,15 @@
-import { InvalidOptionError, validateTtl, validateWaitTimeout, type BaseLockOptions } from '@dlock/core';
+import { InvalidOptionError, validateTtl, validateWaitTimeout, type LockEngineOptions } from '@dlock/core';
 
 /**
- * Options of {@link EtcdLock} and {@link EtcdMutex} (plus `defaultTtl`, `maxRetryDelay` and
- * `clock` from `BaseLockOptions`).
+ * Options of {@link EtcdLock} and {@link EtcdMutex} (plus `defaultTtl`, `maxRetryDelay`,
+ * `unavailableTimeout` and `clock` from `LockEngineOptions`).
  *
  * @example
  * ```ts
  * new EtcdMutex(client, { prefix: 'myapp/locks/', defaultTtl: 15_000, leaseIdleTimeout: 10_000 });
  * ```
  */
-export interface EtcdLockOptions extends BaseLockOptions {
+export interface EtcdLockOptions extends LockEngineOptions {
   /**
    * Namespace of every key the lock writes. `EtcdLock` uses `<prefix><key>`; `EtcdMutex` queues
    * under `<prefix><key>/` like etcd's Go `concurrency.Mutex`, so with `prefix: ''` a mutex on
@@ -53,7 +53,7 @@ export interface EtcdMutexOptions extends EtcdLockOptions {
    * first served). More keeps the next waiter's put off the hand-off path when processes take
    * turns on a name; each costs one key while it waits. `1` is the layout of Go's
    * `concurrency.Mutex` with one `Session`.
-   * @default 16
+   * @default 64
    * @example 1
    */
   maxQueuedPerName?: number;
@@ -74,6 +74,9 @@ export const defaultEtcdLockOptions = Object.freeze({
   leaseIdleTimeout: 1_000,
   maxQueuedPerName: 64,
 });
+
+/** Names of the options of {@link EtcdLockOptions} beyond the engine's. */
+export const etcdOptionNames: readonly string[] = Object.freeze(['prefix', 'callTimeout', 'leaseIdleTimeout']);
 
 /** Options after validation. */
 export interface ResolvedEtcdOptions {
