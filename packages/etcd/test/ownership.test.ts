@@ -4,8 +4,7 @@ import { Handle, LockLostError, LockNotHeldError, type LockHandle } from '@dlock
 import { startEtcd, waitFor, type EtcdServer } from '@dlock/testkit';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdLock, EtcdMutex, etcdClientOptions, type EtcdLockBase } from '../src/index.js';
-import type { KeyEntry } from '../src/entry.js';
+import { EtcdLock, EtcdMutex, etcdClientOptions, type EtcdLockBase, type KeyEntry } from '../src/index.js';
 import { testPrefix } from './helpers.js';
 
 // Ownership of a held lock is its 128-bit token, never its key or create revision: the create
@@ -63,7 +62,7 @@ async function overwriteToken(key: string): Promise<string> {
  */
 function forge(lock: EtcdLockBase, h: LockHandle, copy: boolean): Handle {
   const token = randomBytes(16).toString('hex');
-  const entry = (h as Handle).data as KeyEntry;
+  const entry = (h as Handle<KeyEntry>).data;
   return new Handle(lock, h.key, token, h.fencingToken, 10_000, h.validUntil, copy ? { ...entry, token } : entry);
 }
 

@@ -1,7 +1,15 @@
-import { InvalidOptionError } from '@dlock/core';
+import { InvalidOptionError, LockEngine } from '@dlock/core';
 import { EtcdError, EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCUnavailableError, type CallContext } from 'etcd3';
 import { describe, expect, it } from 'vitest';
-import { EtcdLeaseLostError, EtcdMutex, etcdClientOptions, isTransientEtcdError } from '../src/index.js';
+import {
+  defaultEtcdLockOptions,
+  EtcdLeaseLostError,
+  EtcdLock,
+  EtcdMutex,
+  etcdClientOptions,
+  isTransientEtcdError,
+  type EtcdLockBase,
+} from '../src/index.js';
 import { isQueueEntry, leaseHex, leaseSentinelKey, prefixRangeEnd } from '../src/keys.js';
 
 // No server needed: the client configuration and the key layout.
@@ -147,5 +155,36 @@ describe('keys', () => {
       );
     }
     expect(new EtcdMutex({ hosts: 'http://127.0.0.1:1' }, { maxQueuedPerName: 1 }).maxQueuedPerName).toBe(1);
+  });
+});
+
+describe('EtcdLock and EtcdMutex as engines', () => {
+  const hosts = 'http://127.0.0.1:1';
+
+  it('are LockEngines with their properties set from the options; EtcdLockBase still names either', async () => {
+    const locks: EtcdLockBase[] = [
+      new EtcdLock({ hosts }, { prefix: 'a/', callTimeout: 1_500 }),
+      new EtcdMutex({ hosts }, { prefix: 'b/', callTimeout: 1_500 }),
+    ];
+    for (const lock of locks) {
+      expect(lock).toBeInstanceOf(LockEngine);
+      expect(lock.backend).toBe('etcd');
+      expect(lock.capabilities).toEqual({ ttlGranularityMs: 1_000, minTtlMs: 2_000, fencing: 'strict' });
+      expect(lock.callTimeout).toBe(1_500);
+      expect(typeof lock.client.watch).toBe('function');
+    }
+    expect(locks.map((l) => l.prefix)).toEqual(['a/', 'b/']);
+    const defaults = [new EtcdLock({ hosts }), new EtcdMutex({ hosts })] as const;
+    expect(defaults[0].prefix).toBe(defaultEtcdLockOptions.lockPrefix);
+    expect(defaults[1].prefix).toBe(defaultEtcdLockOptions.mutexPrefix);
+    // What the docs say (@default 64).
+    expect(defaults[1].maxQueuedPerName).toBe(64);
+    await Promise.all([...locks, ...defaults].map((l) => l.close()));
+  });
+
+  it('refuse maxLocalHandOvers (they do not hand over) and engine options with bad values, before connecting', () => {
+    expect(() => new EtcdLock({ hosts }, { maxLocalHandOvers: 2 } as never)).toThrow(InvalidOptionError);
+    expect(() => new EtcdMutex({ hosts }, { defaultTtl: -1 })).toThrow(/defaultTtl must be/);
+    expect(() => new EtcdLock({ hosts }, { unavailableTimeout: -1 })).toThrow(/unavailableTimeout must be/);
   });
 });
