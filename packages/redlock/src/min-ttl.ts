@@ -21,22 +21,19 @@ export function minTtlOf(driftFactor: number, driftMs: number): number {
 }
 
 /**
+ * Why a shorter TTL is refused, as `InvalidOptionError` messages say it (the driver's
+ * `features.minTtl.reason`: `ttl must be an integer >= 10 (<this>), got 5 (number)`).
+ */
+export const MIN_TTL_REASON =
+  "milliseconds; Redlock's minimum, capabilities.minTtlMs: a shorter lease has no validity left after the drift allowance";
+
+/**
  * Validates a TTL as the core does (an integer in its range) and against Redlock's minimum
- * `min`; throws `InvalidOptionError` naming `option` and the value received.
+ * `min`; throws `InvalidOptionError` naming `option` and the value received. The engine checks
+ * the TTL of every call (`features.minTtl`); this checks `defaultTtl` in the constructor.
  */
 export function validateRedlockTtl(ttl: unknown, min: number, option = 'ttl'): number {
   const valid = validateTtl(ttl, option);
-  if (valid < min) {
-    throw new InvalidOptionError(
-      option,
-      `an integer >= ${min} (milliseconds; Redlock's minimum, capabilities.minTtlMs: a shorter lease has no validity left after the drift allowance)`,
-      ttl,
-    );
-  }
+  if (valid < min) throw new InvalidOptionError(option, `an integer >= ${min} (${MIN_TTL_REASON})`, ttl);
   return valid;
-}
-
-/** The `ttl` an acquire call asks for: `options.ttl` when `options` is an object (the core validates the rest). */
-export function requestedTtl(options: unknown): unknown {
-  return typeof options === 'object' && options !== null ? (options as { ttl?: unknown }).ttl : undefined;
 }

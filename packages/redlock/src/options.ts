@@ -1,7 +1,11 @@
-import { InvalidOptionError, type BaseLockOptions } from '@dlock/core';
+import { InvalidOptionError, type LockEngineOptions } from '@dlock/core';
 
-/** Options of {@link Redlock}; every field is validated in the constructor. */
-export interface RedlockOptions extends BaseLockOptions {
+/**
+ * Options of {@link Redlock}: the engine's (`defaultTtl`, `maxRetryDelay`, `clock`,
+ * `unavailableTimeout`) and Redlock's own; every field is validated in the constructor.
+ * Redlock does not hand a lock over to a local waiter, so `maxLocalHandOvers` is not one.
+ */
+export interface RedlockOptions extends LockEngineOptions {
   /**
    * Prefix of every Redis key and channel (`<prefix>:{<key>}`), the same layout as `@dlock/redis`.
    * @default 'dlock'
@@ -62,6 +66,9 @@ export const defaultRedlockOptions = Object.freeze({
   retryDelay: 50,
   fencing: 'strict' as 'strict' | 'none',
 });
+
+/** Names of Redlock's own options (the engine's are added to them). */
+export const redlockOptionNames: readonly string[] = Object.freeze(['prefix', 'nodeTimeout', 'driftFactor', 'driftMs', 'retryDelay', 'fencing']);
 
 export type ResolvedRedlockOptions = typeof defaultRedlockOptions;
 

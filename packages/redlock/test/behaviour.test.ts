@@ -2,20 +2,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   InvalidOptionError,
   LockAcquireTimeoutError,
+  LockEngine,
   LockLostError,
   LockNotHeldError,
-  type AcquireAttempt,
+  type AcquireRequest,
+  type AcquireResult,
   type Clock,
 } from '@dlock/core';
+import type { RedisLockKeys } from '@dlock/redis/protocol';
 import { startRedisNodes, uniqueKey, waitFor, type RedisServer, type ServerGroup } from '@dlock/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Redlock, type RedlockOptions } from '../src/index.js';
+import { redlockOptionNames } from '../src/options.js';
+import { RedlockDriver } from '../src/redlock-driver.js';
 import { directClients, holdersOf } from './helpers.js';
 
 let nodes: ServerGroup<RedisServer>;
 let direct: ReturnType<typeof directClients>;
-const opened: Redlock[] = [];
+const opened: Array<{ close(): Promise<void> }> = [];
 const urls = () => nodes.map((n) => n.url);
 const open = (options: RedlockOptions = {}): Redlock => {
   const lock = new Redlock(urls(), options);
@@ -36,12 +41,25 @@ function steppingClock(start = 1_000): Clock & { t: number; step: number } {
   return clock;
 }
 
-/** Counts acquire attempts (round trips to the quorum). */
-class CountingRedlock extends Redlock {
+/** Redlock's driver, counting its acquire attempts (round trips to the quorum). */
+class CountingDriver extends RedlockDriver {
   attempts = 0;
-  protected override acquireOnce(key: string, token: string, ttl: number): Promise<AcquireAttempt> {
+  override acquire(request: AcquireRequest): Promise<AcquireResult<RedisLockKeys>> {
     this.attempts++;
-    return super.acquireOnce(key, token, ttl);
+    return super.acquire(request);
+  }
+}
+
+/** A Redlock as `new Redlock()` assembles it (its driver under the engine), whose attempts are counted. */
+class CountingRedlock extends LockEngine<RedisLockKeys> {
+  readonly #driver: CountingDriver;
+  constructor(nodes: readonly string[], options: RedlockOptions = {}) {
+    const driver = new CountingDriver(nodes, options);
+    super(driver, options, { names: redlockOptionNames, what: 'new CountingRedlock()' });
+    this.#driver = driver;
+  }
+  get attempts(): number {
+    return this.#driver.attempts;
   }
 }
 

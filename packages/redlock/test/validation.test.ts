@@ -194,4 +194,14 @@ describe('Redlock: misspelt options', () => {
     expect(make).toThrow(InvalidOptionError);
     expect(make).toThrow(/unknown option "nodeTimout" for new Redlock\(\): did you mean "nodeTimeout"\?/);
   });
+
+  it('maxLocalHandOvers is not an option of Redlock (it never hands a lock over): refused, before any connection', async () => {
+    const error = thrownBy(() => new Redlock([hole.url], { maxLocalHandOvers: 2 } as never));
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect(error.message).toMatch(/unknown option "maxLocalHandOvers" for new Redlock\(\)/);
+    expect(thrownBy(() => new Redlock([hole.url], { nodeTimout: 50 } as never))).toBeInstanceOf(InvalidOptionError);
+    expect(thrownBy(() => new Redlock([hole.url], null as never)).message).toMatch(/^options must be an object/);
+    await sleep(100);
+    expect(hole.accepted).toBe(0);
+  });
 });
