@@ -1,34 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import {
-  BaseLock,
-  DlockError,
   InvalidOptionError,
+  LockEngine,
+  lockEngineOptionNames,
+  rejectUnknownOptions,
   validateTtl,
-  type AcquireAttempt,
-  type BaseLockOptions,
-  type HeldLock,
-  type LockCapabilities,
-  type LockInfo,
+  type HandOverOptions,
+  type KnownOptions,
+  type LockEngineOptions,
 } from '@dlock/core';
+import { redisLockKeys, type RedisLockKeys } from '@dlock/redis/protocol';
 import type { RedisOptions } from 'ioredis';
-import { resolveClient, whenConnected } from './client.js';
-import {
-  UnexpectedReplyError,
-  redisLockKeys,
-  releaseLatchKey,
-  type RedisLockKeys,
-  type Script,
-  type ScriptArg,
-} from '@dlock/redis/protocol';
-import { ReleaseSubscriber } from './release-subscriber.js';
-import { renewBatch } from './renew-batch.js';
-import { scripts, type AcquireReply } from './scripts.js';
-import { SharedTimeout, withTimeout } from './timeout.js';
-import { isTransientRedisError } from './transient.js';
+import { RedisDriver, type RedisDriverSettings } from './redis-driver.js';
 import type { RedisLockClient } from './types.js';
 
 /** Options of {@link RedisLock}. */
-export interface RedisLockOptions extends BaseLockOptions {
+export interface RedisLockOptions extends LockEngineOptions, HandOverOptions {
   /**
    * Namespace of every Redis name this lock uses: `<prefix>:{<key>}` (the lock),
    * `<prefix>:{<key>}:fence` (the fencing counter), `<prefix>:{<key>}:released` (the channel).
@@ -62,7 +48,7 @@ export interface RedisLockOptions extends BaseLockOptions {
 
 /**
  * Defaults of {@link RedisLockOptions} (the inherited `defaultTtl` is 30 000 ms and
- * `maxRetryDelay` 1 000 ms, see `BaseLockOptions`).
+ * `maxRetryDelay` 1 000 ms, see `LockEngineOptions`).
  *
  * @example
  * ```ts
@@ -89,9 +75,7 @@ export const defaultRedisLockOptions = Object.freeze({ prefix: 'dlock', operatio
  * await db.invoices.update(42, { status: 'paid' }, { fence: handle.fencingToken });
  * ```
  */
-export class RedisLock extends BaseLock {
-  readonly backend = 'redis';
-  readonly capabilities: LockCapabilities = Object.freeze({ ttlGranularityMs: 1, minTtlMs: 1, fencing: 'strict' });
+export class RedisLock extends LockEngine<RedisLockKeys> {
   /** The client commands go through (yours, or the one created from your options). */
   readonly client: RedisLockClient;
   /** See {@link RedisLockOptions.prefix}. */
@@ -100,14 +84,6 @@ export class RedisLock extends BaseLock {
   readonly operationTimeout: number;
   /** See {@link RedisLockOptions.fenceRetention}. */
   readonly fenceRetention: number;
-  readonly #ownsClient: boolean;
-  readonly #lastConnectionError: () => Error | undefined;
-  /** Removes the listeners this lock added to a client it does not own. */
-  readonly #detachClient: () => void;
-  readonly #subscriber: ReleaseSubscriber;
-  readonly #timeout: SharedTimeout;
-  /** Published with this instance's releases: its subscriber skips them (see releaseOnce). */
-  readonly #instanceId = randomBytes(8).toString('hex');
 
   /**
    * @param client an ioredis `Redis` or `Cluster` (not closed by `close()`), or ioredis
@@ -115,160 +91,38 @@ export class RedisLock extends BaseLock {
    * @param options prefix, operation timeout, default TTL and retry bound.
    */
   constructor(client: RedisLockClient | RedisOptions | string, options: RedisLockOptions = {}) {
-    super(options, { names: ['prefix', 'operationTimeout', 'fenceRetention'], what: 'new RedisLock()' });
-    this.prefix = validatePrefix(options.prefix ?? defaultRedisLockOptions.prefix);
-    this.operationTimeout =
-      options.operationTimeout === undefined
-        ? defaultRedisLockOptions.operationTimeout
-        : validateTtl(options.operationTimeout, 'operationTimeout');
-    this.fenceRetention =
-      options.fenceRetention === undefined
-        ? defaultRedisLockOptions.fenceRetention
-        : validateTtl(options.fenceRetention, 'fenceRetention');
-    const resolved = resolveClient(client);
-    this.client = resolved.client;
-    this.#ownsClient = resolved.owned;
-    this.#lastConnectionError = resolved.lastConnectionError;
-    this.#detachClient = resolved.dispose;
-    this.#timeout = new SharedTimeout(this.operationTimeout);
-    this.#subscriber = new ReleaseSubscriber(
-      () => this.client.duplicate(),
-      (key, message) => {
-        if (message !== this.#instanceId) this.notifyReleased(key);
-      },
-      this.operationTimeout,
-      () => whenConnected(this.client, this.operationTimeout),
-    );
+    const settings = resolveRedisSettings(options);
+    // The engine validates its options, then attaches the driver, which only then connects.
+    const driver = new RedisDriver(client, settings);
+    super(driver, options, known);
+    this.client = driver.client;
+    this.prefix = settings.prefix;
+    this.operationTimeout = settings.operationTimeout;
+    this.fenceRetention = settings.fenceRetention;
   }
 
   /** The Redis names used for `key` (for debugging, or for other programs speaking the protocol). */
   keysFor(key: string): RedisLockKeys {
     return redisLockKeys(this.prefix, key);
   }
+}
 
-  protected async acquireOnce(key: string, token: string, ttl: number): Promise<AcquireAttempt> {
-    const keys = redisLockKeys(this.prefix, key);
-    let result: AcquireReply;
-    try {
-      result = await this.#call(scripts.acquire, [keys.lock, keys.fence, token, ttl, ttl + this.fenceRetention]);
-    } catch (error) {
-      if (!(error instanceof UnexpectedReplyError)) this.#releaseLater(keys, token);
-      throw error;
-    }
-    if (result.acquired) return { acquired: true, fencingToken: result.fencingToken, data: keys };
-    // While release messages may be missed (subscriber reconnecting), do not sleep through the
-    // holder's whole lease: poll at most every maxRetryDelay.
-    const retryAfter = this.#subscriber.live || result.pttl < 0 ? result.pttl : Math.min(result.pttl, this.maxRetryDelay);
-    return { acquired: false, retryAfter };
-  }
+const known: KnownOptions = Object.freeze({ names: Object.freeze(['prefix', 'operationTimeout', 'fenceRetention']), what: 'new RedisLock()' });
 
-  /**
-   * Owner-checked delete and publish, safe to re-send: a copy that ioredis sends again after a
-   * reconnect finds the release latch its first run left and reports the release, not a loss.
-   * A successful release wakes this instance's next waiter
-   * for the key at once, a pub/sub round trip sooner than its own message would, which it
-   * recognises by the instance id and skips. Other processes act on the message.
-   */
-  protected async releaseOnce(lock: HeldLock): Promise<boolean> {
-    const keys = this.#keysOf(lock);
-    const args = [keys.lock, releaseLatchKey(keys, lock.token), lock.token, keys.channel, this.#instanceId, this.#latchMs] as const;
-    const released = await this.#call(scripts.release, args);
-    if (released) this.notifyReleased(lock.key);
-    return released;
-  }
-
-  /** unlock() with a waiter of this instance queued: the acquire script takes the lock over from `lock` for it (see BaseLock). */
-  protected override async transferOnce(lock: HeldLock, token: string, ttl: number): Promise<AcquireAttempt> {
-    const keys = this.#keysOf(lock);
-    const result = await this.#call(scripts.acquire, [keys.lock, keys.fence, token, ttl, ttl + this.fenceRetention, lock.token]);
-    return result.acquired ? { acquired: true, fencingToken: result.fencingToken, data: keys } : { acquired: false, retryAfter: result.pttl };
-  }
-
-  protected async renewOnce(lock: HeldLock, ttl: number): Promise<boolean> {
-    const keys = this.#keysOf(lock);
-    return this.#call(scripts.renew, [keys.lock, keys.fence, lock.token, ttl, ttl + this.fenceRetention]);
-  }
-
-  protected async inspectOnce(key: string): Promise<LockInfo | null> {
-    const keys = redisLockKeys(this.prefix, key);
-    const held = await this.#call(scripts.inspect, [keys.lock, keys.fence]);
-    return held === null ? null : { key, holder: held.token.slice(0, 8), ttlRemaining: held.pttl, fencingToken: held.fence };
-  }
-
-  /** All renewals of a watchdog tick in one pipeline (one per node on a Cluster). */
-  protected override renewManyOnce(locks: readonly HeldLock[]): Promise<Array<boolean | Error>> {
-    const renewals = locks.map((lock) => {
-      const keys = this.#keysOf(lock);
-      return { lockKey: keys.lock, fenceKey: keys.fence, token: lock.token, ttl: lock.ttl, keepFence: lock.ttl + this.fenceRetention };
-    });
-    return renewBatch(this.client, renewals, this.operationTimeout);
-  }
-
-  protected override watchReleases(key: string): Promise<void> {
-    return this.#subscriber.watch(redisLockKeys(this.prefix, key).channel, key);
-  }
-
-  protected override unwatchReleases(key: string): void {
-    this.#subscriber.unwatch(redisLockKeys(this.prefix, key).channel);
-  }
-
-  /** While the client cannot connect, a failure names the connection error behind it. */
-  protected override wrapError(operation: string, key: string, error: unknown): Error {
-    const last = this.#lastConnectionError();
-    if (last === undefined || !(error instanceof Error) || error === last || error instanceof DlockError) {
-      return super.wrapError(operation, key, error);
-    }
-    return super.wrapError(operation, key, new Error(`${error.message} (last connection error: ${last.message})`, { cause: error }));
-  }
-
-  protected override async closeBackend(): Promise<void> {
-    this.#subscriber.close();
-    if (!this.#ownsClient) {
-      // Yours stays open, with the listeners it had before this lock.
-      this.#detachClient();
-      return;
-    }
-    try {
-      await withTimeout(this.client.quit(), this.operationTimeout, 'quit');
-    } catch {
-      // Unreachable server: drop the connection below.
-    } finally {
-      this.client.disconnect();
-    }
-  }
-
-  /**
-   * How long a release latch lives: longer than any copy of the release can still be answered
-   * to a caller waiting for it (each call gives up after `operationTimeout`).
-   */
-  get #latchMs(): number {
-    return this.operationTimeout * 2;
-  }
-
-  /** Connection failures and timeouts may pass; an error reply such as NOAUTH will not. */
-  protected override isTransientError(error: unknown): boolean {
-    return isTransientRedisError(error);
-  }
-
-  #call<Args extends readonly ScriptArg[], Reply>(script: Script<Args, Reply>, args: Args): Promise<Reply> {
-    return this.#timeout.bound(script.run(this.client, args), script.name);
-  }
-
-  #keysOf(lock: HeldLock): RedisLockKeys {
-    return (lock.data as RedisLockKeys | undefined) ?? redisLockKeys(this.prefix, lock.key);
-  }
-
-  /**
-   * An acquire that failed with a timeout or a dropped connection may still reach the server
-   * and take the lock for a token nobody holds, blocking the key for a whole TTL. A release of
-   * that token, sent right behind it on the same connection, undoes it. Best effort, unbounded
-   * (it must not overtake the acquire), and harmless when the acquire never ran.
-   */
-  #releaseLater(keys: RedisLockKeys, token: string): void {
-    // Published with an empty message: this instance's own waiters must hear of it too.
-    const args = [keys.lock, releaseLatchKey(keys, token), token, keys.channel, '', this.#latchMs] as const;
-    scripts.release.run(this.client, args).catch(() => undefined);
-  }
+/**
+ * The Redis options, validated before anything connects. A misspelt name is reported first,
+ * as the engine would (Redis hands over, so `maxLocalHandOvers` is one of its options).
+ */
+function resolveRedisSettings(options: RedisLockOptions | undefined): RedisDriverSettings {
+  rejectUnknownOptions(options, [...lockEngineOptionNames, 'maxLocalHandOvers', ...known.names], known.what);
+  const o = options ?? {};
+  return {
+    prefix: validatePrefix(o.prefix ?? defaultRedisLockOptions.prefix),
+    operationTimeout:
+      o.operationTimeout === undefined ? defaultRedisLockOptions.operationTimeout : validateTtl(o.operationTimeout, 'operationTimeout'),
+    fenceRetention:
+      o.fenceRetention === undefined ? defaultRedisLockOptions.fenceRetention : validateTtl(o.fenceRetention, 'fenceRetention'),
+  };
 }
 
 function validatePrefix(prefix: unknown): string {

@@ -1,0 +1,234 @@
+import { randomBytes } from 'node:crypto';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  DriverFeatures,
+  DriverHost,
+  HeldLock,
+  LockCapabilities,
+  LockDriver,
+  LockInfo,
+} from '@dlock/core';
+import {
+  UnexpectedReplyError,
+  redisLockKeys,
+  releaseLatchKey,
+  type RedisLockKeys,
+  type Script,
+  type ScriptArg,
+} from '@dlock/redis/protocol';
+import type { RedisOptions } from 'ioredis';
+import { resolveClient, whenConnected, type ResolvedClient } from './client.js';
+import { ReleaseSubscriber } from './release-subscriber.js';
+import { renewBatch } from './renew-batch.js';
+import { scripts, type AcquireReply } from './scripts.js';
+import { SharedTimeout, withTimeout } from './timeout.js';
+import { isTransientRedisError } from './transient.js';
+import type { RedisLockClient } from './types.js';
+
+/** The validated Redis options a {@link RedisDriver} runs with (see `RedisLockOptions`). */
+export interface RedisDriverSettings {
+  readonly prefix: string;
+  readonly operationTimeout: number;
+  readonly fenceRetention: number;
+}
+
+/** What the driver has once an engine attached it: the engine, and the client it connected. */
+interface Attached {
+  readonly host: DriverHost<RedisLockKeys>;
+  readonly connection: ResolvedClient;
+}
+
+/**
+ * The Redis protocol as a lock driver: one Lua call per acquire (with its fencing token), an
+ * owner-checked release that publishes on the key's channel, renewals of a watchdog tick in one
+ * pipeline (per node on a Cluster), release messages through one subscriber connection, and
+ * hand-over to a local waiter by the acquire script. What it keeps per lock is the lock's
+ * Redis names ({@link RedisLockKeys}).
+ *
+ * The client is resolved when an engine attaches the driver, that is after the engine has
+ * validated every option: a constructor that throws never leaves a connection open.
+ */
+export class RedisDriver implements LockDriver<RedisLockKeys> {
+  readonly backend = 'redis';
+  readonly capabilities: LockCapabilities = Object.freeze({ ttlGranularityMs: 1, minTtlMs: 1, fencing: 'strict' });
+  readonly features: DriverFeatures<RedisLockKeys>;
+  readonly #source: RedisLockClient | RedisOptions | string;
+  readonly #settings: RedisDriverSettings;
+  readonly #subscriber: ReleaseSubscriber;
+  readonly #timeout: SharedTimeout;
+  /** Published with this instance's releases: its subscriber skips them (see release). */
+  readonly #instanceId = randomBytes(8).toString('hex');
+  #attached: Attached | undefined;
+
+  /**
+   * @param source an ioredis client (used as is, never closed), or ioredis options or a URL
+   *   (a client is created on attach and closed by `close()`).
+   * @param settings validated prefix, operation timeout and fence retention.
+   */
+  constructor(source: RedisLockClient | RedisOptions | string, settings: RedisDriverSettings) {
+    this.#source = source;
+    this.#settings = settings;
+    this.#timeout = new SharedTimeout(settings.operationTimeout);
+    this.#subscriber = new ReleaseSubscriber(
+      () => this.client.duplicate(),
+      (key, message) => {
+        if (message !== this.#instanceId) this.#attached?.host.released(key);
+      },
+      settings.operationTimeout,
+      () => whenConnected(this.client, settings.operationTimeout),
+    );
+    this.features = Object.freeze({
+      claims: ['exclusive'] as const,
+      releaseFeed: Object.freeze({ watch: (key: string) => this.watch(key), unwatch: (key: string) => this.unwatch(key) }),
+      transfer: (lock: HeldLock<RedisLockKeys>, token: string, ttl: number) => this.transfer(lock, token, ttl),
+      lastConnectionError: () => this.#attached?.connection.lastConnectionError(),
+    });
+  }
+
+  /** The client commands go through; resolved by {@link attach}. */
+  get client(): RedisLockClient {
+    return this.#open().connection.client;
+  }
+
+  /** Connects (or adopts the caller's client). May throw `InvalidOptionError` for a bad client argument. */
+  attach(host: DriverHost<RedisLockKeys>): void {
+    if (this.#attached !== undefined) throw new Error('a RedisDriver serves one engine');
+    this.#attached = { host, connection: resolveClient(this.#source) };
+  }
+
+  /** The Redis names used for `key`. */
+  keysFor(key: string): RedisLockKeys {
+    return redisLockKeys(this.#settings.prefix, key);
+  }
+
+  async acquire(request: AcquireRequest): Promise<AcquireResult<RedisLockKeys>> {
+    const { key, token, ttl } = request;
+    const keys = this.keysFor(key);
+    let result: AcquireReply;
+    try {
+      result = await this.#call(scripts.acquire, [keys.lock, keys.fence, token, ttl, this.#keepFence(ttl)]);
+    } catch (error) {
+      if (!(error instanceof UnexpectedReplyError)) this.#releaseLater(keys, token);
+      throw error;
+    }
+    if (result.acquired) return { acquired: true, fencingToken: result.fencingToken, data: keys };
+    // While release messages may be missed (subscriber reconnecting), do not sleep through the
+    // holder's whole lease: poll at most every maxRetryDelay.
+    const { maxRetryDelay } = this.#open().host;
+    const retryAfter = this.#subscriber.live || result.pttl < 0 ? result.pttl : Math.min(result.pttl, maxRetryDelay);
+    return { acquired: false, retryAfter };
+  }
+
+  /**
+   * Owner-checked delete and publish, safe to re-send: a copy that ioredis sends again after a
+   * reconnect finds the release latch its first run left and reports the release, not a loss.
+   * A successful release wakes this instance's next waiter for the key at once, a pub/sub round
+   * trip sooner than its own message would, which it recognises by the instance id and skips.
+   * Other processes act on the message.
+   */
+  async release(lock: HeldLock<RedisLockKeys>): Promise<boolean> {
+    const keys = lock.data;
+    const args = [keys.lock, releaseLatchKey(keys, lock.token), lock.token, keys.channel, this.#instanceId, this.#latchMs] as const;
+    const released = await this.#call(scripts.release, args);
+    if (released) this.#open().host.released(lock.key);
+    return released;
+  }
+
+  /** The `transfer` feature: the acquire script takes the lock over from `lock`'s token for `token`. */
+  async transfer(lock: HeldLock<RedisLockKeys>, token: string, ttl: number): Promise<AcquireResult<RedisLockKeys>> {
+    const keys = lock.data;
+    const result = await this.#call(scripts.acquire, [keys.lock, keys.fence, token, ttl, this.#keepFence(ttl), lock.token]);
+    return result.acquired ? { acquired: true, fencingToken: result.fencingToken, data: keys } : { acquired: false, retryAfter: result.pttl };
+  }
+
+  async renew(lock: HeldLock<RedisLockKeys>, ttl: number): Promise<boolean> {
+    const keys = lock.data;
+    return this.#call(scripts.renew, [keys.lock, keys.fence, lock.token, ttl, this.#keepFence(ttl)]);
+  }
+
+  /** All renewals of a watchdog tick in one pipeline (one per node on a Cluster). */
+  renewMany(locks: readonly HeldLock<RedisLockKeys>[]): Promise<Array<boolean | Error>> {
+    const renewals = locks.map(({ data, token, ttl }) => ({ lockKey: data.lock, fenceKey: data.fence, token, ttl, keepFence: this.#keepFence(ttl) }));
+    return renewBatch(this.client, renewals, this.#settings.operationTimeout);
+  }
+
+  /** A lock the engine lost track of: give the key back if it is still ours (owner-checked, best effort). */
+  abandon(lock: HeldLock<RedisLockKeys>): void {
+    this.release(lock).catch(() => false);
+  }
+
+  async inspect(key: string): Promise<LockInfo | null> {
+    const keys = this.keysFor(key);
+    const held = await this.#call(scripts.inspect, [keys.lock, keys.fence]);
+    return held === null ? null : { key, holder: held.token.slice(0, 8), ttlRemaining: held.pttl, fencingToken: held.fence };
+  }
+
+  /** Connection failures and timeouts may pass; an error reply such as NOAUTH will not. */
+  isTransient(error: unknown): boolean {
+    return isTransientRedisError(error);
+  }
+
+  /** Closes the subscriber; quits a client the driver created, or detaches from the caller's. */
+  async close(): Promise<void> {
+    this.#subscriber.close();
+    const connection = this.#attached?.connection;
+    if (connection === undefined) return;
+    if (!connection.owned) {
+      // Yours stays open, with the listeners it had before this lock.
+      connection.dispose();
+      return;
+    }
+    try {
+      await withTimeout(connection.client.quit(), this.#settings.operationTimeout, 'quit');
+    } catch {
+      // Unreachable server: drop the connection below.
+    } finally {
+      connection.client.disconnect();
+    }
+  }
+
+  /** The release feed: subscribes to the key's channel. */
+  watch(key: string): Promise<void> {
+    return this.#subscriber.watch(this.keysFor(key).channel, key);
+  }
+
+  /** The release feed: unsubscribes from the key's channel (best effort). */
+  unwatch(key: string): void {
+    this.#subscriber.unwatch(this.keysFor(key).channel);
+  }
+
+  #open(): Attached {
+    if (this.#attached === undefined) throw new Error('RedisDriver used before an engine attached it');
+    return this.#attached;
+  }
+
+  #call<Args extends readonly ScriptArg[], Reply>(script: Script<Args, Reply>, args: Args): Promise<Reply> {
+    return this.#timeout.bound(script.run(this.client, args), script.name);
+  }
+
+  /** How long a key's fence counter is kept after an acquire or renewal of `ttl` ms. */
+  #keepFence(ttl: number): number {
+    return ttl + this.#settings.fenceRetention;
+  }
+
+  /**
+   * How long a release latch lives: longer than any copy of the release can still be answered
+   * to a caller waiting for it (each call gives up after `operationTimeout`).
+   */
+  get #latchMs(): number {
+    return this.#settings.operationTimeout * 2;
+  }
+
+  /**
+   * An acquire that failed with a timeout or a dropped connection may still reach the server
+   * and take the lock for a token nobody holds, blocking the key for a whole TTL. A release of
+   * that token, sent right behind it on the same connection, undoes it. Best effort, unbounded
+   * (it must not overtake the acquire), and harmless when the acquire never ran.
+   */
+  #releaseLater(keys: RedisLockKeys, token: string): void {
+    // Published with an empty message: this instance's own waiters must hear of it too.
+    const args = [keys.lock, releaseLatchKey(keys, token), token, keys.channel, '', this.#latchMs] as const;
+    scripts.release.run(this.client, args).catch(() => undefined);
+  }
+}
