@@ -12,6 +12,7 @@ import {
 import { KeyedMutex } from './local/keyed-mutex.js';
 import { LeaseView, SharedLease, type HandOverLimits, type LeaseRequest } from './local/shared-lease.js';
 import { MemoryLock } from './memory/memory-lock.js';
+import { renewOnTimer } from './renew-timer.js';
 import { acquiredEvent, lostReason, settle } from './run-outcome.js';
 import { abortableDelay } from './sleep.js';
 import type { AcquireOptions, DistributedLock, LockHandle, LockInfo, RenewObserver } from './types.js';
@@ -54,12 +55,17 @@ export class LockService implements AsyncDisposable {
   /** Pauses (ms) the next local caller of a key takes before acquiring: see #yieldTo. */
   readonly #yields = new Map<string, number>();
   readonly #onLockLost: LockServiceOptions['onLockLost'];
+  /** The lock's `autoRenew`; for a plain-JavaScript lock written before it was part of the interface, a timer per handle. */
+  readonly #renew: DistributedLock['autoRenew'];
 
   constructor(lock: DistributedLock = new MemoryLock(), options: LockServiceOptions = {}) {
     if (typeof lock !== 'object' || lock === null || typeof lock.lock !== 'function') {
       throw new InvalidOptionError('lock', 'a DistributedLock', lock);
     }
     this.lock = lock;
+    // Decided once, at the boundary: TypeScript requires autoRenew, older JavaScript locks lack it.
+    this.#renew =
+      typeof lock.autoRenew === 'function' ? lock.autoRenew.bind(lock) : (handle, observer) => renewOnTimer(lock, handle, observer);
     rejectUnknownOptions(options, lockServiceOptionNames, 'new LockService()');
     this.#ttl = options.ttl === undefined ? undefined : validateTtl(options.ttl);
     this.#autoRenew = options.autoRenew ?? true;
@@ -156,7 +162,7 @@ export class LockService implements AsyncDisposable {
       if (!handle.held || handle.lease.stopRenew !== undefined) return () => {};
       handle = handle.lease.backend;
     }
-    return this.lock.autoRenew(handle, this.#renewObserver(performance.now()));
+    return this.#renew(handle, this.#renewObserver(performance.now()));
   }
 
   #emit(event: LockEvent): void {
