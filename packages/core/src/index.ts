@@ -40,7 +40,6 @@ export {
 } from './engine/options.js';
 export { KeyQueue, QueueTicket } from './engine/key-queue.js';
 export { Outage } from './engine/outage.js';
-export { BaseLock, type AcquireAttempt } from './base-lock.js';
 export { Handle } from './handle.js';
 export { Watchdog, type RenewOutcome } from './engine/watchdog.js';
 export { renewOnTimer } from './renew-timer.js';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidOptionError, LockBackendError, LockEngine, LockLostError, LockReleasedError, MemoryDriver, MemoryLock, MemoryLockStore, type AcquireRequest, type Clock } from '../src/index.js';
 import { CountingLock } from './counting-lock.js';
 
-describe('BaseLock waiting', () => {
+describe('LockEngine waiting', () => {
   it('a release wakes one waiter of the instance, not all of them', async () => {
     const lock = new CountingLock(undefined, { maxLocalHandOvers: 0 });
     const holder = await lock.lock('k', { ttl: 60_000 });
@@ -119,7 +119,7 @@ describe('BaseLock waiting', () => {
   });
 });
 
-describe('BaseLock handles', () => {
+describe('LockEngine handles', () => {
   it('validity is measured on the injected monotonic clock, never Date.now', async () => {
     let now = 1_000;
     const clock: Clock = { now: () => now };
@@ -259,7 +259,7 @@ describe('watchdog', () => {
   });
 });
 
-describe('BaseLock late acquire answers', () => {
+describe('LockEngine late acquire answers', () => {
   it('an answer that arrives after the lease ended is not a lock: released; tryLock says why, lock() retries', async () => {
     let now = 0;
     const store = new MemoryLockStore();
