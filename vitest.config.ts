@@ -7,13 +7,11 @@ const src = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import
 // Tests import the packages' sources (not dist) so a failing test points at the real line.
 export default defineConfig({
   resolve: {
+    // Any workspace package (`@dlock/<folder>`) and its subpath entries (`@dlock/<folder>/<entry>`
+    // -> src/<entry>/index.ts), so a new package needs no line here.
     alias: [
-      { find: /^@dlock\/testkit\/contract$/, replacement: src('testkit/src/contract/index.ts') },
-      { find: /^@dlock\/redis\/protocol$/, replacement: src('redis/src/protocol/index.ts') },
-      ...['core', 'testkit', 'redis', 'etcd', 'redlock'].map((name) => ({
-        find: new RegExp(`^@dlock/${name}$`),
-        replacement: src(`${name}/src/index.ts`),
-      })),
+      { find: /^@dlock\/([a-z0-9-]+)\/([a-z0-9-]+)$/, replacement: src('$1/src/$2/index.ts') },
+      { find: /^@dlock\/([a-z0-9-]+)$/, replacement: src('$1/src/index.ts') },
     ],
   },
   test: {
