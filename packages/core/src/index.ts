@@ -42,7 +42,7 @@ export { KeyQueue, QueueTicket } from './engine/key-queue.js';
 export { Outage } from './engine/outage.js';
 export { Handle } from './handle.js';
 export { Watchdog, type RenewOutcome } from './engine/watchdog.js';
-export { renewOnTimer } from './renew-timer.js';
+export { autoRenewOf, renewOnTimer } from './renew-timer.js';
 export { monotonicClock, type Clock } from './clock.js';
 export { abortableDelay, MAX_TIMER_DELAY, timerDelay, withJitter } from './sleep.js';
 export { newToken } from './token.js';
@@ -62,6 +62,7 @@ export { MemoryLock, type MemoryLockOptions } from './memory/memory-lock.js';
 export { MemoryDriver } from './memory/memory-driver.js';
 export { MemoryLockStore, defaultMemoryStore } from './memory/memory-store.js';
 export { LockService } from './lock-service.js';
+export { CoalescingLock, type CoalescedCaller } from './coalesce/coalescing-lock.js';
 export {
   defaultCoalesceOptions,
   type CoalesceOptions,

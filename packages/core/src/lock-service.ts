@@ -1,7 +1,7 @@
 import { InvalidOptionError, LockAcquireTimeoutError, LockLostError, LockNotHeldError } from './errors.js';
 import { LockEvents, type LockEvent } from './lock-events.js';
+import { CoalescingLock, type CoalescedCaller } from './coalesce/coalescing-lock.js';
 import {
-  localOptions,
   lockServiceOptionNames,
   parseCoalesce,
   withLockOptionNames,
@@ -9,14 +9,11 @@ import {
   type TryWithLockResult,
   type WithLockOptions,
 } from './lock-service-options.js';
-import { KeyedMutex } from './local/keyed-mutex.js';
-import { LeaseView, SharedLease, type HandOverLimits, type LeaseRequest } from './local/shared-lease.js';
 import { MemoryLock } from './memory/memory-lock.js';
-import { renewOnTimer } from './renew-timer.js';
+import { autoRenewOf } from './renew-timer.js';
 import { acquiredEvent, lostReason, settle } from './run-outcome.js';
-import { abortableDelay } from './sleep.js';
 import type { AcquireOptions, DistributedLock, LockHandle, LockInfo, RenewObserver } from './types.js';
-import { rejectUnknownOptions, validateCount, validateKey, validateTtl, validateWaitTimeout } from './validate.js';
+import { rejectUnknownOptions, validateKey, validateTtl } from './validate.js';
 
 /**
  * Runs functions under a lock: acquire, keep it alive while the function runs, release in
@@ -47,13 +44,8 @@ export class LockService implements AsyncDisposable {
   readonly events = new LockEvents();
   readonly #ttl: number | undefined;
   readonly #autoRenew: boolean;
-  readonly #local: KeyedMutex | undefined;
-  /** Hand-over bounds when coalescing hands locks over; `undefined` otherwise. */
-  readonly #handOver: HandOverLimits | undefined;
-  /** Leases handed over and not yet picked up by the woken local waiter (never across an await). */
-  readonly #parked = new Map<string, SharedLease>();
-  /** Pauses (ms) the next local caller of a key takes before acquiring: see #yieldTo. */
-  readonly #yields = new Map<string, number>();
+  /** With `coalesce`: the coalescing decorator over `lock` that every run goes through. */
+  readonly #coalescing: CoalescingLock | undefined;
   readonly #onLockLost: LockServiceOptions['onLockLost'];
   /** The lock's `autoRenew`; for a plain-JavaScript lock written before it was part of the interface, a timer per handle. */
   readonly #renew: DistributedLock['autoRenew'];
@@ -63,15 +55,12 @@ export class LockService implements AsyncDisposable {
       throw new InvalidOptionError('lock', 'a DistributedLock', lock);
     }
     this.lock = lock;
-    // Decided once, at the boundary: TypeScript requires autoRenew, older JavaScript locks lack it.
-    this.#renew =
-      typeof lock.autoRenew === 'function' ? lock.autoRenew.bind(lock) : (handle, observer) => renewOnTimer(lock, handle, observer);
+    this.#renew = autoRenewOf(lock);
     rejectUnknownOptions(options, lockServiceOptionNames, 'new LockService()');
     this.#ttl = options.ttl === undefined ? undefined : validateTtl(options.ttl);
     this.#autoRenew = options.autoRenew ?? true;
     const coalesce = parseCoalesce(options.coalesce);
-    this.#local = coalesce === undefined ? undefined : new KeyedMutex();
-    this.#handOver = coalesce?.handOver ? coalesce : undefined;
+    this.#coalescing = coalesce === undefined ? undefined : new CoalescingLock(lock, coalesce);
     if (options.onLockLost !== undefined && typeof options.onLockLost !== 'function') {
       throw new InvalidOptionError('onLockLost', 'a function', options.onLockLost);
     }
@@ -91,26 +80,12 @@ export class LockService implements AsyncDisposable {
     assertFunction(fn);
     rejectUnknownOptions(options, withLockOptionNames, 'withLock()');
     const started = performance.now();
-    const local = this.#local;
-    if (local === undefined) {
-      const handle = await this.#observeWait(key, started, options.signal, () =>
-        this.lock.lock(key, this.#acquireOptions(options)),
-      );
-      return this.#runHeld(handle, fn, options);
-    }
-    let releaseLocal: (() => void) | undefined;
-    try {
-      const handle = await this.#observeWait(key, started, options.signal, async () => {
-        releaseLocal = await local.acquire(key, localOptions(options));
-        if (this.#handOver === undefined) return this.lock.lock(key, this.#acquireOptions(options, started));
-        return this.#takeLease(key, options, started);
-      });
-      if (handle instanceof LeaseView) return await this.#runTurn(handle, fn, releaseLocal!);
-      return await this.#runHeld(handle, fn, options);
-    } finally {
-      // A no-op when the turn already handed the key (and the lock) to the next local caller.
-      releaseLocal?.();
-    }
+    const o = this.#acquireOptions(options);
+    const coalescing = this.#coalescing;
+    const handle = await this.#observeWait(key, started, options.signal, () =>
+      coalescing === undefined ? this.lock.lock(key, o) : coalescing.lock(key, o, this.#caller(options)),
+    );
+    return this.#runHeld(handle, fn, options);
   }
 
   /** One attempt: runs `fn` only if `key` was free. `fn` is not called otherwise. */
@@ -122,25 +97,13 @@ export class LockService implements AsyncDisposable {
     validateKey(key);
     assertFunction(fn);
     rejectUnknownOptions(options, withLockOptionNames, 'tryWithLock()');
-    let releaseLocal: (() => void) | undefined;
-    if (this.#local) {
-      const release = this.#local.tryAcquire(key);
-      if (release === null) return { acquired: false };
-      releaseLocal = release;
-    }
-    try {
-      const handle = await this.#observeWait(key, performance.now(), options.signal, () =>
-        this.lock.tryLock(key, this.#acquireOptions(options)),
-      );
-      if (handle === null) return { acquired: false };
-      if (this.#handOver !== undefined && releaseLocal !== undefined) {
-        const view = this.#newLease(handle, this.#leaseRequest(options)).open();
-        return { acquired: true, value: await this.#runTurn(view, fn, releaseLocal) };
-      }
-      return { acquired: true, value: await this.#runHeld(handle, fn, options) };
-    } finally {
-      releaseLocal?.();
-    }
+    const o = this.#acquireOptions(options);
+    const coalescing = this.#coalescing;
+    const handle = await this.#observeWait(key, performance.now(), options.signal, () =>
+      coalescing === undefined ? this.lock.tryLock(key, o) : coalescing.tryLock(key, o, this.#caller(options)),
+    );
+    if (handle === null) return { acquired: false };
+    return { acquired: true, value: await this.#runHeld(handle, fn, options) };
   }
 
   /** Holder, remaining TTL and fencing token of `key`, or `null` if free. */
@@ -157,12 +120,14 @@ export class LockService implements AsyncDisposable {
    * (the lock's own `autoRenew`, with the service's `renewed`/`renew-failed` events).
    */
   autoRenew(handle: LockHandle): () => void {
-    if (handle instanceof LeaseView) {
-      // A coalesced caller's handle: the service already renews its lease when it was asked to.
-      if (!handle.held || handle.lease.stopRenew !== undefined) return () => {};
-      handle = handle.lease.backend;
-    }
-    return this.#renew(handle, this.#renewObserver(performance.now()));
+    const observer = this.#renewObserver(performance.now());
+    // A coalesced caller's handle: the coalescing lock renews the lease behind it (once).
+    return this.#coalescing === undefined ? this.#renew(handle, observer) : this.#coalescing.autoRenew(handle, observer);
+  }
+
+  /** What the coalescing lock needs to know of a caller (see `CoalescedCaller`). */
+  #caller(options: WithLockOptions): CoalescedCaller {
+    return { autoRenew: options.autoRenew ?? this.#autoRenew, renewObserver: () => this.#renewObserver(performance.now()) };
   }
 
   #emit(event: LockEvent): void {
@@ -215,14 +180,10 @@ export class LockService implements AsyncDisposable {
     return this.close();
   }
 
-  #acquireOptions(options: WithLockOptions, startedAt?: number): AcquireOptions {
+  #acquireOptions(options: WithLockOptions): AcquireOptions {
     // `autoRenew` is the service's own: lock()/tryLock() reject names they do not know.
     const { autoRenew: _autoRenew, ...o }: AcquireOptions & { autoRenew?: boolean } = options;
     if (o.ttl === undefined && this.#ttl !== undefined) o.ttl = this.#ttl;
-    // Time spent queued locally counts against the caller's waitTimeout.
-    if (startedAt !== undefined && this.#local && typeof o.waitTimeout === 'number' && o.waitTimeout >= 0) {
-      o.waitTimeout = Math.max(0, o.waitTimeout - (performance.now() - startedAt));
-    }
     return o;
   }
 
@@ -243,7 +204,7 @@ export class LockService implements AsyncDisposable {
     let lost: LockLostError | undefined;
     if (handle.held) {
       try {
-        await this.lock.unlock(handle);
+        await (this.#coalescing ?? this.lock).unlock(handle);
       } catch (error) {
         // Not held any more: the signal carries the LockLostError reported below.
         if (error instanceof LockNotHeldError) lost = lostReason(handle);
@@ -258,113 +219,8 @@ export class LockService implements AsyncDisposable {
     return outcome.value;
   }
 
-  /** What a coalesced caller asks of its lock (a lease is handed over only to an equal ask). */
-  #leaseRequest(options: WithLockOptions): LeaseRequest {
-    return { ttl: options.ttl ?? this.#ttl, autoRenew: options.autoRenew ?? this.#autoRenew };
-  }
-
-  /**
-   * For the local caller that was just given `key`: the lease its predecessor handed over, or a
-   * lock of its own from the backend. A handed-over lease that does not suit this caller (other
-   * ttl or autoRenew, or this caller gave up) is released first.
-   */
-  async #takeLease(key: string, options: WithLockOptions, started: number): Promise<LeaseView> {
-    const request = this.#leaseRequest(options);
-    const parked = this.#parked.get(key);
-    if (parked !== undefined) {
-      this.#parked.delete(key);
-      if (!options.signal?.aborted && parked.suits(request)) return parked.open();
-      // Its release error, if any, is the backend's: the acquire below meets and reports it.
-      await parked.end().catch(() => undefined);
-    }
-    const pause = this.#yields.get(key);
-    if (pause !== undefined) {
-      this.#yields.delete(key);
-      const left = options.waitTimeout === undefined ? Infinity : options.waitTimeout - (performance.now() - started);
-      await abortableDelay(Math.min(pause, Math.max(0, left)), options.signal);
-    }
-    const handle = await this.lock.lock(key, this.#acquireOptions(options, started));
-    return this.#newLease(handle, request).open();
-  }
-
-  /**
-   * After a run of hand-overs ended at its bound, with local callers still queued: a waiter in
-   * another process hears of the release about a round trip later than our next caller would try
-   * again, so without a pause this process would take the key right back, run after run. The
-   * next local caller waits twice the release's round trip (1-20 ms) before acquiring.
-   */
-  #yieldTo(key: string, releaseMs: number, releaseLocal: () => void): void {
-    this.#yields.set(key, Math.min(MAX_YIELD_MS, Math.max(1, 2 * releaseMs)));
-    releaseLocal(); // the next local caller picks the pause up in #takeLease
-    if (!this.#local!.isLocked(key)) this.#yields.delete(key); // nobody was left to take it
-  }
-
-  #newLease(handle: LockHandle, request: LeaseRequest): SharedLease {
-    const lease = new SharedLease(handle, request, this.lock, (error, view) => this.#reportLost(error, view, view.since));
-    if (request.autoRenew) lease.stopRenew = this.autoRenew(handle);
-    if (this.#onLockLost !== undefined || this.events.active) lease.watchLoss();
-    return lease;
-  }
-
-  /**
-   * Runs one coalesced caller's turn on a lease; at its end the lease is handed to the next
-   * local caller (see {@link CoalesceOptions}) or released at the backend.
-   */
-  async #runTurn<T>(view: LeaseView, fn: (handle: LockHandle) => Promise<T> | T, releaseLocal: () => void): Promise<T> {
-    const lease = view.lease;
-    let outcome = await settle(fn, view);
-    const lostNow = lease.lostError();
-    if (lostNow !== undefined) view.finish(lostNow);
-    if (!view.ended && !this.#passOn(view, releaseLocal)) {
-      const bounded = this.#local!.waiting(view.key) > 0 && lease.exhausted(this.#handOver!, performance.now());
-      const releaseStarted = performance.now();
-      try {
-        await lease.end();
-      } catch (error) {
-        if (outcome.ok && !(error instanceof LockNotHeldError)) outcome = { ok: false, error };
-      }
-      view.finish(lease.lostError() ?? 'released');
-      if (bounded) this.#yieldTo(view.key, performance.now() - releaseStarted, releaseLocal);
-    } else if (lease.current === undefined && !this.#parked.has(view.key)) {
-      // Lost, or released by fn itself: stop renewing (unlocks only if still held).
-      await lease.end().catch(() => undefined);
-    }
-    const lost = view.lostError;
-    if (lost !== undefined) this.#reportLost(lost, view, view.since);
-    else if (this.events.active) {
-      this.#emit({ type: 'released', key: view.key, backend: this.lock.backend, heldMs: performance.now() - view.since });
-    }
-    if (!outcome.ok) throw outcome.error;
-    if (lost !== undefined) throw lost;
-    return outcome.value;
-  }
-
-  /**
-   * Hands the lease of the turn that just ended to the oldest local waiter, if one is queued and
-   * the lease may be handed over. Synchronous from the check to the hand-off, so the waiter
-   * cannot leave in between and strand the lease.
-   */
-  #passOn(view: LeaseView, releaseLocal: () => void): boolean {
-    const lease = view.lease;
-    const local = this.#local!;
-    if (local.waiting(view.key) === 0 || !lease.mayHandOver(this.#handOver!, performance.now())) return false;
-    this.#parked.set(view.key, lease);
-    releaseLocal(); // the oldest waiter now owns the key and picks the lease up in #takeLease
-    if (!local.isLocked(view.key)) {
-      this.#parked.delete(view.key); // unreachable with KeyedMutex's direct hand-off; never strand a lease
-      return false;
-    }
-    lease.handOvers++;
-    view.finish('released');
-    return true;
-  }
-
-  /** Reports a loss once: `lost` event and the `onLockLost` hook. */
+  /** Reports a loss: `lost` event and the `onLockLost` hook. */
   #reportLost(error: LockLostError, handle: LockHandle, heldSince: number): void {
-    if (handle instanceof LeaseView) {
-      if (handle.lossReported) return;
-      handle.lossReported = true;
-    }
     this.#emit({ type: 'lost', key: handle.key, backend: this.lock.backend, heldMs: performance.now() - heldSince, error });
     if (this.#onLockLost) {
       try {
@@ -375,9 +231,6 @@ export class LockService implements AsyncDisposable {
     }
   }
 }
-
-/** Longest pause a process takes to let other processes have a bounded-out key (see #yieldTo). */
-const MAX_YIELD_MS = 20;
 
 function assertFunction(fn: unknown): void {
   if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'a function', fn);

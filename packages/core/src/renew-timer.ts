@@ -46,3 +46,12 @@ export function renewOnTimer(lock: DistributedLock, handle: LockHandle, observer
     if (timer !== undefined) clearTimeout(timer);
   };
 }
+
+/**
+ * `lock.autoRenew`, or {@link renewOnTimer} for a plain-JavaScript lock written before
+ * `autoRenew` joined the interface. Decided once, where a lock enters dlock (TypeScript requires
+ * the method; older JavaScript objects lack it).
+ */
+export function autoRenewOf(lock: DistributedLock): DistributedLock['autoRenew'] {
+  return typeof lock.autoRenew === 'function' ? lock.autoRenew.bind(lock) : (handle, observer) => renewOnTimer(lock, handle, observer);
+}

@@ -1,6 +1,6 @@
 import { LockLostError } from './errors.js';
 import type { LockEvent } from './lock-events.js';
-import { LeaseView } from './local/shared-lease.js';
+import { LeaseView } from './coalesce/shared-lease.js';
 import type { LockHandle } from './types.js';
 
 /** Runs `fn`, capturing its value or error. */

@@ -14,16 +14,22 @@ export interface HandOverLimits {
   readonly maxHandOverMs: number;
 }
 
-/** The backend operations a lease needs (the service's lock). */
+/** The backend operations a lease needs (the coalesced lock). */
 export interface LeaseBackend {
   unlock(handle: LockHandle): Promise<void>;
   renew(handle: LockHandle, ttl?: number): Promise<void>;
 }
 
+/** Where a turn ends: the coalescing lock that handed the view out. */
+export interface TurnOwner {
+  /** Ends `view`'s turn: hand the lease on (when `passOn` and allowed) or give it back. */
+  endTurn(view: LeaseView, passOn: boolean): Promise<void>;
+}
+
 /**
  * One backend lock held by this process and passed from one local caller to the next without
- * a release and a new acquire in between (`LockService` coalescing with hand-over). Each caller
- * sees it through its own {@link LeaseView}, whose turn ends when its function returns.
+ * a release and a new acquire in between (`CoalescingLock` with hand-over). Each caller sees it
+ * through its own {@link LeaseView}, whose turn ends when it is released (or lost).
  *
  * Fencing: every caller of one lease sees the same fencing token. A resource that checks tokens
  * must never see one token from two holders, so reading `fencingToken` through any view marks
@@ -39,7 +45,7 @@ export class SharedLease {
   reusable = true;
   /** The view whose turn it is, if any. */
   current: LeaseView | undefined;
-  /** Stops the watchdog renewing the backend lock; set by the service. */
+  /** Stops the watchdog renewing the backend lock; set when the lease is auto-renewed. */
   stopRenew: (() => void) | undefined;
   /** When the backend lock was acquired (monotonic ms). */
   readonly startedAt: number;
@@ -52,16 +58,17 @@ export class SharedLease {
     readonly backend: LockHandle,
     readonly request: LeaseRequest,
     private readonly lock: LeaseBackend,
-    /** Told when the backend lock is lost during a turn (only once `watchLoss()` was called). */
-    private readonly onLost: (error: LockLostError, view: LeaseView) => void,
   ) {
     this.startedAt = performance.now();
     this.leaseMs = backend.validUntil - this.startedAt;
   }
 
-  /** Starts the next turn: a view for the caller now holding the key locally. */
-  open(): LeaseView {
-    const view = new LeaseView(this, this.handOvers > 0);
+  /**
+   * Starts the next turn: a view for the caller now holding the key locally (`releaseLocal`
+   * gives the local key up, or hands it to the next local caller).
+   */
+  open(owner: TurnOwner, releaseLocal: () => void): LeaseView {
+    const view = new LeaseView(this, this.handOvers > 0, owner, releaseLocal);
     this.current = view;
     return view;
   }
@@ -94,7 +101,10 @@ export class SharedLease {
     return this.handOvers >= limits.maxHandOvers || now - this.startedAt >= limits.maxHandOverMs;
   }
 
-  /** Follows the backend handle's signal so that a loss ends the current turn at once. Idempotent. */
+  /**
+   * Follows the backend handle's signal so that a loss ends the current turn at once and frees
+   * the local key (nobody may be left queued behind a lock that is gone). Idempotent.
+   */
   watchLoss(): void {
     if (this.#watching) return;
     this.#watching = true;
@@ -104,7 +114,8 @@ export class SharedLease {
       const view = this.current;
       if (view === undefined || !(reason instanceof LockLostError)) return;
       view.finish(reason);
-      this.onLost(reason, view);
+      view.releaseLocal();
+      void this.end().catch(() => undefined); // stops the renewals; nothing is left to unlock
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
@@ -147,8 +158,6 @@ export class SharedLease {
 export class LeaseView implements LockHandle {
   /** When this turn started (monotonic ms). */
   readonly since = performance.now();
-  /** Set once the loss was reported to the service's listeners (reported once per turn). */
-  lossReported = false;
   // 'released' until someone asks for the error: most turns end without anyone listening, and
   // an Error (with its stack) per hand-over is a measurable share of one.
   #end: 'released' | Error | undefined;
@@ -158,6 +167,9 @@ export class LeaseView implements LockHandle {
     readonly lease: SharedLease,
     /** Whether this caller got the lock from the previous local holder (no backend acquire). */
     readonly handedOver: boolean,
+    private readonly owner: TurnOwner,
+    /** Gives the local key up or hands it on (idempotent: a second call does nothing). */
+    readonly releaseLocal: () => void,
   ) {}
 
   get key(): string {
@@ -203,8 +215,7 @@ export class LeaseView implements LockHandle {
   /** Ends this turn now and gives the backend lock back (the next local caller acquires anew). */
   async release(): Promise<void> {
     this.#assertHeld();
-    await this.lease.end();
-    this.finish(this.lease.lostError() ?? 'released');
+    await this.owner.endTurn(this, false);
   }
 
   /** Renews the backend lock. A new `ttl` keeps this lease from being handed over. */
@@ -228,6 +239,11 @@ export class LeaseView implements LockHandle {
     this.#end = reason;
     if (this.lease.current === this) this.lease.current = undefined;
     if (this.#controller !== undefined) this.#controller.abort(this.endReason);
+  }
+
+  /** @internal Throws `LockNotHeldError` unless the turn is still on. */
+  assertHeld(): void {
+    this.#assertHeld();
   }
 
   #assertHeld(): void {
