@@ -1,7 +1,7 @@
 import { LockAcquireTimeoutError } from '../errors.js';
 import { Handle } from '../handle.js';
 import { abortableDelay, withJitter } from '../sleep.js';
-import type { AcquireResult } from './driver.js';
+import type { AcquireResult, Claim } from './driver.js';
 import type { EngineCore } from './engine-core.js';
 import { offerHandOver } from './hand-over.js';
 import type { QueueTicket } from './key-queue.js';
@@ -11,6 +11,7 @@ export interface LockCall {
   readonly key: string;
   readonly token: string;
   readonly ttl: number;
+  readonly claim: Claim;
   /** Monotonic deadline (`Infinity` without `waitTimeout`). */
   readonly deadline: number;
   readonly waitTimeout: number | undefined;
@@ -24,13 +25,16 @@ export interface LockCall {
  * hand the lock straight to the first sleeping waiter (see hand-over.ts).
  */
 export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promise<Handle<D>> {
-  const { key, token, ttl, deadline, signal } = call;
+  const { key, token, ttl, claim, deadline, signal } = call;
+  const waitList = core.driver.features.waitList !== undefined;
   // Fairness inside one process: a newcomer does not barge past waiters already queued here.
-  let tryNow = core.queue.queued(key) === 0;
+  // With a wait list the server orders every caller, so the first attempt takes a place at once.
+  let tryNow = waitList || core.queue.queued(key) === 0;
   const outage = core.outage(call.waitTimeout);
   let ticket: QueueTicket<Handle<D>> | undefined;
   let watching = false;
   let acquired = false;
+  let placed = false;
   try {
     for (;;) {
       let nap = core.options.maxRetryDelay;
@@ -38,7 +42,8 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
         signal?.throwIfAborted();
         if (ticket) ticket.woken = false;
         try {
-          const attempt = await core.attempt(key, token, ttl, signal);
+          placed = waitList;
+          const attempt = await core.attempt(key, token, ttl, signal, claim, true);
           if (attempt instanceof Handle) {
             acquired = true;
             return attempt;
@@ -53,7 +58,7 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
         }
       }
       if (ticket === undefined) {
-        ticket = core.queue.enqueue(key);
+        ticket = core.queue.enqueue(key, core.ordersClaims ? claim : undefined);
         offerHandOver(ticket, { token, ttl });
       }
       // Subscribe once the backend answers: during an outage the subscription would only fail too.
@@ -92,6 +97,7 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
       ticket.leave(acquired);
       if (watching) core.watch.unwatch(key);
     }
+    if (placed && !acquired) core.leaveWaitList(key, token);
   }
 }
 
@@ -101,13 +107,13 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
  */
 export async function waitInQueue<D>(core: EngineCore<D>, call: LockCall): Promise<Handle<D>> {
   const queue = core.driver.features.queue!;
-  const { key, token, ttl, deadline, signal } = call;
+  const { key, token, ttl, claim, deadline, signal } = call;
   const outage = core.outage(call.waitTimeout);
   for (;;) {
     const startedAt = core.now();
     let result: AcquireResult<D> | undefined;
     try {
-      result = await queue({ key, token, ttl, claim: { kind: 'exclusive' } }, { deadline, signal });
+      result = await queue({ key, token, ttl, claim, waiting: true }, { deadline, signal });
       outage.clear();
     } catch (error) {
       if (signal?.aborted && error === signal.reason) throw error;

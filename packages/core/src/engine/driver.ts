@@ -11,8 +11,14 @@ export type Claim =
   | { readonly kind: 'shared' }
   | { readonly kind: 'permits'; readonly permits: number; readonly limit: number };
 
-/** The claim of every mutex acquisition. */
+/** The claim of every mutex acquisition (and of a read-write lock's writers). */
 export const EXCLUSIVE: Claim = Object.freeze({ kind: 'exclusive' });
+
+/** The claim of a read-write lock's readers. */
+export const SHARED: Claim = Object.freeze({ kind: 'shared' });
+
+/** The kinds of {@link Claim}. */
+export type ClaimKind = Claim['kind'];
 
 /** One acquisition a driver is asked to make. */
 export interface AcquireRequest {
@@ -22,6 +28,13 @@ export interface AcquireRequest {
   /** Lease length in ms (validated: an integer from 1 to `MAX_TTL_MS`). */
   readonly ttl: number;
   readonly claim: Claim;
+  /**
+   * Set on the attempts of a caller that waits (`lock()` and the like), unset on a single
+   * attempt (`tryLock()`). A driver with a {@link DriverFeatures.waitList} keeps a waiting
+   * caller's place in its queue when the attempt is not granted; a single attempt leaves no trace.
+   * Other drivers ignore it.
+   */
+  readonly waiting?: boolean;
 }
 
 /** What one acquire attempt of a driver returns. */
@@ -80,6 +93,44 @@ export interface ReleaseFeed {
   unwatch(key: string): void;
 }
 
+/**
+ * A FIFO of waiting callers kept by the server next to a key's holders (a read-write lock's or
+ * a semaphore's queue): it decides who may be admitted, so that a waiting writer holds back
+ * later readers and a large permit request is not overtaken by later small ones, across every
+ * process. An attempt with `request.waiting` that is not granted keeps (or takes) the caller's
+ * place, identified by `request.token`; an attempt is granted only when the claim fits together
+ * with the holders and with every caller queued before it (a single attempt counts as queued
+ * last). Granting takes the caller out of the queue.
+ *
+ * The engine attempts again for a waiting caller within `max(retryAfter, 0) + max(maxRetryDelay, 100)`
+ * ms of a failed attempt's answer, unless its process stalls: a server keeps a place at least a
+ * few seconds beyond that, and drops it later (a caller that died leaves no place behind). A
+ * removed place that changes who may be admitted (a waiting writer gave up) is a release: tell
+ * waiters, as for any release.
+ */
+export interface WaitList {
+  /** The waiting caller `token` gave up (abort, timeout, close): drop its place. Best effort; must not throw. */
+  leave(key: string, token: string): Promise<void> | void;
+}
+
+/** One holder of a key, as {@link DriverFeatures.inspectHolders} reports it. */
+export interface ClaimHolder {
+  /** First 8 hex characters of the holder's token. */
+  readonly holder: string;
+  readonly claim: Claim;
+  /** Ms until its lease expires unless renewed; `-1` if the backend cannot tell. */
+  readonly ttlRemaining: number;
+  readonly fencingToken: bigint;
+}
+
+/** Every holder of a key and how many callers wait for it. */
+export interface KeyHolders {
+  readonly key: string;
+  readonly holders: readonly ClaimHolder[];
+  /** Callers queued on the server (`0` without a wait list). */
+  readonly waiting: number;
+}
+
 /** How long a waiter of a native queue may wait, and what stops it. */
 export interface QueueWait {
   /** Monotonic deadline (ms): then the driver cleans up and returns `{ acquired: false }`. */
@@ -90,15 +141,32 @@ export interface QueueWait {
 
 /** The optional features of a driver, declared: the engine uses exactly what is listed. */
 export interface DriverFeatures<D> {
-  /** Claims this driver serves (a mutex driver: `['exclusive']`). */
-  readonly claims: readonly Claim['kind'][];
+  /**
+   * Claims this driver serves (a mutex driver: `['exclusive']`; a read-write lock's:
+   * `['exclusive', 'shared']`; a semaphore's: `['permits']`). A claim of another kind is refused
+   * with `InvalidOptionError` before any I/O.
+   */
+  readonly claims: readonly ClaimKind[];
+  /**
+   * The server orders waiting callers (see {@link WaitList}): every waiting attempt carries
+   * `waiting: true`, and the engine calls `leave` when a caller gives up. Declare it whenever
+   * the driver serves `shared` or `permits` claims over more than one process.
+   */
+  readonly waitList?: WaitList;
+  /**
+   * Every holder of `key` with its claim (required by read-write locks and semaphores, whose
+   * `inspect` reports readers, writer, permits in use).
+   */
+  readonly inspectHolders?: (key: string) => Promise<KeyHolders>;
   /** Release notifications that wake waiters before the holder's lease would end. */
   readonly releaseFeed?: ReleaseFeed;
   /**
    * Hands `lock` straight to `token` (a sleeping waiter of the same engine) in one atomic step:
    * if `lock` is still held by its token, `token` becomes the holder with a lease of `ttl` ms and
    * a new, higher fencing token; otherwise nothing changes and the result is not acquired. With
-   * this feature the engine accepts the `maxLocalHandOvers` option.
+   * this feature the engine accepts the `maxLocalHandOvers` option. Hand-over is a mutex
+   * feature: a driver that serves `shared` or `permits` claims must not declare it (the engine
+   * refuses such a driver), since passing a lock locally would overtake the server's queue.
    */
   readonly transfer?: (lock: HeldLock<D>, token: string, ttl: number) => Promise<AcquireResult<D>>;
   /**

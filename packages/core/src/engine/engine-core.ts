@@ -6,7 +6,7 @@ import {
   LockLostError,
 } from '../errors.js';
 import { Handle, type HandleOwner } from '../handle.js';
-import type { AcquireResult, HeldLock, LockDriver } from './driver.js';
+import type { AcquireResult, Claim, HeldLock, LockDriver } from './driver.js';
 import { HeldSet } from './held-set.js';
 import { KeyQueue } from './key-queue.js';
 import { Outage } from './outage.js';
@@ -24,6 +24,11 @@ export class EngineCore<D> {
   readonly queue = new KeyQueue<Handle<D>>();
   readonly watch: ReleaseWatch;
   readonly watchdog: Watchdog<D>;
+  /**
+   * Whether the driver serves claims other than `exclusive`: then local tickets carry their
+   * claim, so that one release wakes every waiter it may admit (see `KeyQueue.notify`).
+   */
+  readonly ordersClaims: boolean;
   closed = false;
 
   constructor(
@@ -35,6 +40,7 @@ export class EngineCore<D> {
     this.held = new HeldSet<D>(options.clock, (h) => this.reportLost(h, 'its lease expired before it was renewed'));
     this.watch = new ReleaseWatch(driver.features.releaseFeed, options.maxRetryDelay);
     this.watchdog = new Watchdog<D>((handles) => this.renewHandles(handles), options.clock);
+    this.ordersClaims = driver.features.claims.some((kind) => kind !== 'exclusive');
   }
 
   get backend(): string {
@@ -92,12 +98,22 @@ export class EngineCore<D> {
     });
   }
 
-  /** One attempt; a held handle, or how long the current holder's lease has left. */
-  async attempt(key: string, token: string, ttl: number, signal: AbortSignal | undefined): Promise<Handle<D> | { retryAfter: number }> {
+  /**
+   * One attempt for `claim`; a held handle, or how long the current holder's lease has left.
+   * `waiting`: the caller waits (its place in a server's wait list is kept when not granted).
+   */
+  async attempt(
+    key: string,
+    token: string,
+    ttl: number,
+    signal: AbortSignal | undefined,
+    claim: Claim,
+    waiting: boolean,
+  ): Promise<Handle<D> | { retryAfter: number }> {
     const startedAt = this.now(); // validity counts from before the request is sent
     let result: AcquireResult<D>;
     try {
-      result = await this.driver.acquire({ key, token, ttl, claim: { kind: 'exclusive' } });
+      result = await this.driver.acquire({ key, token, ttl, claim, waiting });
     } catch (error) {
       // Closed while the request was under way: the failure is only the closing connection.
       if (this.closed) throw new LockClosedError(`${this.backend} lock`, 'lock', key);
@@ -158,6 +174,17 @@ export class EngineCore<D> {
   async giveBack(handle: Handle<D>): Promise<void> {
     await this.driver.release(handle).catch(() => false);
     handle.markReleased();
+  }
+
+  /** A waiting caller gave up: its place in the server's wait list (if any) goes, best effort. */
+  leaveWaitList(key: string, token: string): void {
+    const list = this.driver.features.waitList;
+    if (list === undefined) return;
+    try {
+      void Promise.resolve(list.leave(key, token)).catch(() => undefined);
+    } catch {
+      // Best effort: the server drops the place when it expires.
+    }
   }
 
   /** Stops tracking `h` (timers, watchdog, observer). */

@@ -1,4 +1,5 @@
 import { timerDelay } from '../sleep.js';
+import type { Claim } from './driver.js';
 
 /**
  * The one per-key FIFO of local waiters, used by every waiting path in dlock: the engine's
@@ -12,6 +13,15 @@ import { timerDelay } from '../sleep.js';
  * goes to sleep, so a release that races an attempt is never lost. {@link QueueTicket.grant}
  * hands a ticket a value (a lock, a slot, the key itself) directly.
  *
+ * Tickets may carry the {@link Claim} they wait for (read-write locks, semaphores): then one
+ * release may admit several, and {@link notify} wakes the group the release may admit, in queue
+ * order: every `shared` ticket up to the first other one (readers queued together enter
+ * together), or `permits` tickets while their sum stays within `limit` (as many as could fit;
+ * the first that would not fit stops the group, so a large request is never overtaken by a later
+ * small one). An `exclusive` ticket is a group of one. Whether a woken ticket is really admitted
+ * is the server's decision (its wait list orders every process); the queue only bounds the
+ * attempts one release causes.
+ *
  * Every step that reads and changes a queue is synchronous: no `await` between looking up a
  * ticket and waking, granting or removing it, so a grant can never reach two tickets.
  */
@@ -20,13 +30,13 @@ export class KeyQueue<G = unknown> {
   readonly #pending = new Set<string>();
 
   /** Joins the queue of `key`; the ticket stays in place across sleeps until it leaves. */
-  enqueue(key: string): QueueTicket<G> {
+  enqueue(key: string, claim?: Claim): QueueTicket<G> {
     let queue = this.#queues.get(key);
     if (queue === undefined) {
       queue = [];
       this.#queues.set(key, queue);
     }
-    const ticket = new QueueTicket<G>(this, key);
+    const ticket = new QueueTicket<G>(this, key, claim);
     queue.push(ticket);
     return ticket;
   }
@@ -48,13 +58,49 @@ export class KeyQueue<G = unknown> {
     return accept === undefined ? queue[0] : queue.find(accept);
   }
 
-  /** A release of `key` was observed: wake the first sleeping ticket (or remember it for the next sleeper). */
+  /**
+   * A release of `key` was observed: wake the first sleeping ticket and, when tickets carry
+   * claims, the sleepers the same release may admit with it (see the class comment). When nobody
+   * was asleep, the release is remembered for the next ticket that goes to sleep. A ticket with a
+   * claim that is awake (mid-attempt) is told too: its attempt may have been answered before this
+   * release, and the server's order may admit it rather than the woken ones, so its next sleep
+   * ends at once.
+   */
   notify(key: string): void {
     const queue = this.#queues.get(key);
     if (queue === undefined) return;
-    const sleeper = queue.find((t) => t.sleeping);
-    if (sleeper === undefined) this.#pending.add(key);
-    else sleeper.wake();
+    let woke = false;
+    let grouping = true;
+    let kind: Claim['kind'] | undefined;
+    let used = 0;
+    let limit = 0;
+    for (const t of queue) {
+      const c = t.claim;
+      if (!t.sleeping) {
+        if (c !== undefined && !t.granted) t.missed = true;
+        continue;
+      }
+      if (!grouping) continue;
+      if (!woke) {
+        woke = true;
+        t.wake();
+        if (c === undefined) break; // a mutex: one release, one waiter
+        kind = c.kind;
+        if (c.kind === 'permits') {
+          used = c.permits;
+          limit = c.limit;
+        }
+        grouping = c.kind !== 'exclusive';
+        continue;
+      }
+      if (c === undefined || c.kind !== kind || (c.kind === 'permits' && used + c.permits > limit)) {
+        grouping = false;
+        continue;
+      }
+      if (c.kind === 'permits') used += c.permits;
+      t.wake();
+    }
+    if (!woke) this.#pending.add(key);
   }
 
   /** Wakes every ticket of every key (close(): they re-check state and fail). */
@@ -86,12 +132,16 @@ export class QueueTicket<G = unknown> {
   woken = false;
   /** Set once it left the queue. */
   left = false;
+  /** @internal A release came while this ticket (with a claim) was awake: its next sleep ends at once. */
+  missed = false;
   #wake: (() => void) | undefined;
   #grant: Promise<G | null> | undefined;
 
   constructor(
     private readonly owner: KeyQueue<G>,
     readonly key: string,
+    /** What the waiter asks for, when the queue wakes by claim (see {@link KeyQueue}). */
+    readonly claim?: Claim,
   ) {}
 
   /** Whether the ticket sleeps right now (a notification or a grant would wake it). */
@@ -112,7 +162,8 @@ export class QueueTicket<G = unknown> {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (this.#grant !== undefined) return Promise.resolve();
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.owner.takePending(this.key)) {
+    if (this.missed || this.owner.takePending(this.key)) {
+      this.missed = false;
       this.woken = true;
       return Promise.resolve();
     }
