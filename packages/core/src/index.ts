@@ -18,11 +18,18 @@ export {
   UnknownBackendError,
 } from './errors.js';
 export { LockEngine } from './engine/lock-engine.js';
+export { ClaimEngine } from './engine/claim-engine.js';
+export { MAX_PERMITS, validateClaim, validatePermits } from './engine/claim.js';
 export {
   EXCLUSIVE,
+  SHARED,
   type AcquireRequest,
   type AcquireResult,
   type Claim,
+  type ClaimHolder,
+  type ClaimKind,
+  type KeyHolders,
+  type WaitList,
   type DriverFeatures,
   type DriverHost,
   type HeldLock,
@@ -74,3 +81,12 @@ export { LockEvents, type LockEvent, type LockEventOf, type LockEventType } from
 export { LockManager, type RegisterOptions } from './lock-manager.js';
 export { KeyedMutex, type KeyedMutexAcquireOptions } from './local/keyed-mutex.js';
 export { SingleFlight } from './local/single-flight.js';
+export { ReadWriteLockEngine } from './rw/rw-lock-engine.js';
+export { MemoryReadWriteLock, type MemoryReadWriteLockOptions } from './rw/memory-rw-lock.js';
+export type { DistributedRWLock, RWLockInfo } from './rw/types.js';
+export { SemaphoreEngine } from './semaphore/semaphore-engine.js';
+export { MemorySemaphore, type MemorySemaphoreOptions } from './semaphore/memory-semaphore.js';
+export { SemaphoreLimitMismatchError } from './semaphore/errors.js';
+export type { DistributedSemaphore, SemaphoreInfo, SemaphoreOptions } from './semaphore/types.js';
+export { MemoryClaimStore } from './claims/memory-claim-store.js';
+export { MemoryClaimDriver } from './claims/memory-claim-driver.js';

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
-import { EXCLUSIVE, SHARED, type Claim, type ClaimKind } from './driver.js';
+import { EXCLUSIVE, SHARED, type Claim, type ClaimKind, type LockDriver } from './driver.js';
 
 /** Every kind of claim, in the order messages list them. */
 const KINDS: readonly ClaimKind[] = ['exclusive', 'shared', 'permits'];
@@ -46,4 +46,18 @@ function checkServed(claim: Claim, serves: readonly ClaimKind[]): Claim {
     throw new InvalidOptionError('claim.kind', `a claim this backend serves (${serves.join(', ')})`, claim.kind);
   }
   return claim;
+}
+
+/**
+ * A read-write lock or semaphore needs a driver that serves its claims, reports holders, and
+ * orders waiters across processes (a wait list, or a native queue): checked at construction.
+ */
+export function requireFeatures<D>(driver: LockDriver<D>, claims: readonly ClaimKind[], what: string): void {
+  const { features } = driver;
+  const missing = claims.filter((kind) => !features.claims.includes(kind));
+  if (missing.length > 0) throw new InvalidOptionError('driver.features.claims', `to include ${missing.join(', ')} for ${what}`, features.claims.join(', '));
+  if (features.inspectHolders === undefined) throw new InvalidOptionError('driver.features.inspectHolders', `declared for ${what}`, undefined);
+  if (features.waitList === undefined && features.queue === undefined) {
+    throw new InvalidOptionError('driver.features', `to declare a waitList or a queue for ${what} (the server orders its waiters)`, undefined);
+  }
 }
