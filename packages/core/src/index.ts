@@ -90,3 +90,4 @@ export { SemaphoreLimitMismatchError } from './semaphore/errors.js';
 export type { DistributedSemaphore, SemaphoreInfo, SemaphoreOptions } from './semaphore/types.js';
 export { MemoryClaimStore } from './claims/memory-claim-store.js';
 export { MemoryClaimDriver } from './claims/memory-claim-driver.js';
+export { KeyedRWMutex } from './local/keyed-rw-mutex.js';
