@@ -10,6 +10,7 @@ import {
   MemoryClaimDriver,
   MemoryClaimStore,
   MemoryDriver,
+  MemoryLock,
   MemoryLockStore,
   MemoryReadWriteLock,
   MemorySemaphore,
@@ -228,7 +229,9 @@ describe('ClaimEngine: leases for every claim', () => {
   });
 
   it('a mutex LockEngine is unchanged: exclusive only, with hand-over', async () => {
-    const lock = new LockEngine(new MemoryDriver(new MemoryLockStore()), { maxLocalHandOvers: 2 }, { names: [], what: 'x' });
+    const lock = new MemoryLock({ store: new MemoryLockStore(), maxLocalHandOvers: 2 });
+    expect(lock).toBeInstanceOf(LockEngine);
+    expect(lock).toBeInstanceOf(ClaimEngine);
     const h = (await lock.tryLock('k'))!;
     expect(await lock.tryLock('k')).toBeNull();
     await h.release();
