@@ -31,6 +31,10 @@ export async function runCommand(invocation: RunInvocation, io: CliIo): Promise<
       let handle: LockHandle;
       try {
         if (waiting.signal.aborted) throw waiting.signal.reason;
+        if (invocation.verbose) {
+          const bound = invocation.wait === undefined ? 'as long as it takes' : `up to ${invocation.wait} ms`;
+          io.err(`dlock: acquiring lock "${invocation.key}" on ${describeBackend(invocation.backend)} (waiting ${bound})`);
+        }
         handle = await lock.lock(invocation.key, {
           ttl: invocation.ttl,
           ...(invocation.wait === undefined ? {} : { waitTimeout: invocation.wait }),

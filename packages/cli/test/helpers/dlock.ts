@@ -60,8 +60,8 @@ export interface Running {
   stderr: string;
   /** Resolves when it exited: its code, its output, and how long it ran (ms). */
   readonly done: Promise<Finished>;
-  /** Resolves when stdout matches `pattern` (rejects if dlock exits first or after `ms`). */
-  waitFor(pattern: RegExp, ms?: number): Promise<RegExpMatchArray>;
+  /** Resolves when stdout (or stderr) matches `pattern` (rejects if dlock exits first or after `ms`). */
+  waitFor(pattern: RegExp, ms?: number, stream?: 'stdout' | 'stderr'): Promise<RegExpMatchArray>;
 }
 
 export interface Finished {
@@ -88,10 +88,11 @@ export function start(args: readonly string[], env: Record<string, string> = {})
         resolve({ code, signal, stdout: running.stdout, stderr: running.stderr, ms: performance.now() - startedAt }),
       );
     }),
-    waitFor(pattern, ms = 20_000) {
+    waitFor(pattern, ms = 20_000, stream = 'stdout') {
+      const source = stream === 'stdout' ? child.stdout : child.stderr;
       return new Promise((resolve, reject) => {
         const check = (): boolean => {
-          const match = running.stdout.match(pattern);
+          const match = running[stream].match(pattern);
           if (match === null) return false;
           cleanup();
           resolve(match);
@@ -100,7 +101,7 @@ export function start(args: readonly string[], env: Record<string, string> = {})
         const onExit = (): void => {
           if (check()) return;
           cleanup();
-          reject(new Error(`dlock exited before printing ${pattern}:\nstdout: ${running.stdout}\nstderr: ${running.stderr}`));
+          reject(new Error(`dlock exited before printing ${pattern} on ${stream}:\nstdout: ${running.stdout}\nstderr: ${running.stderr}`));
         };
         const timer = setTimeout(() => {
           cleanup();
@@ -108,10 +109,10 @@ export function start(args: readonly string[], env: Record<string, string> = {})
         }, ms);
         const cleanup = (): void => {
           clearTimeout(timer);
-          child.stdout.off('data', check);
+          source.off('data', check);
           child.off('close', onExit);
         };
-        child.stdout.on('data', check);
+        source.on('data', check);
         child.once('close', onExit);
         check();
       });
