@@ -202,7 +202,9 @@ export class LockService implements AsyncDisposable {
     let outcome = await settle(fn, handle);
     stopRenew?.();
     let lost: LockLostError | undefined;
-    if (handle.held) {
+    // A coalesced turn is always ended through the coalescing lock, lost or not: that frees the
+    // local key for the next caller.
+    if (handle.held || this.#coalescing !== undefined) {
       try {
         await (this.#coalescing ?? this.lock).unlock(handle);
       } catch (error) {

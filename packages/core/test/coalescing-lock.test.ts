@@ -42,13 +42,20 @@ describe('CoalescingLock (a decorator over any lock)', () => {
     await lock.close();
   });
 
-  it('a lost lock frees the local key: the next local caller acquires anew', async () => {
+  it('a lost lock: its signal aborts, its release rejects and lets the next local caller in', async () => {
     const store = new MemoryLockStore();
     const lock = new CoalescingLock(new CountingLock(store));
     const first = await lock.lock('k', { ttl: 60 });
-    const next = lock.lock('k', { ttl: 5_000, waitTimeout: 3_000 });
+    let nextAcquired = false;
+    const next = lock.lock('k', { ttl: 5_000, waitTimeout: 5_000 }).then((h) => {
+      nextAcquired = true;
+      return h;
+    });
     const reason = await new Promise((resolve) => first.signal.addEventListener('abort', () => resolve(first.signal.reason)));
     expect(reason).toBeInstanceOf(LockLostError);
+    await sleep(50);
+    expect(nextAcquired).toBe(false); // a turn ends when its holder ends it, as with a local mutex
+    await expect(first.release()).rejects.toBeInstanceOf(LockNotHeldError);
     const second = await next;
     expect(second.held).toBe(true);
     expect(second.fencingToken).toBeGreaterThan(first.fencingToken);

@@ -25,7 +25,9 @@ const plainCaller: CoalescedCaller = Object.freeze({ autoRenew: false });
  * (FIFO), so only one of them at a time talks to the backend. With `handOver`, the lock of a
  * caller whose turn ends passes straight to the next local caller (see {@link CoalesceOptions}
  * for when it may). Handles are lease views of their own: release them through this lock or
- * `handle.release()`.
+ * `handle.release()`, also after a loss (the release then rejects with `LockNotHeldError`, as
+ * on every lock, and lets the next local caller in: like a local mutex, a turn ends only when
+ * its holder ends it).
  *
  * @example
  * ```ts
@@ -103,7 +105,6 @@ export class CoalescingLock implements DistributedLock, AsyncDisposable, TurnOwn
   /** Ends the turn of `handle`: hands the lock to the next local caller when allowed, else releases it. */
   async unlock(handle: LockHandle): Promise<void> {
     if (!(handle instanceof LeaseView)) return this.inner.unlock(handle);
-    handle.assertHeld();
     await this.endTurn(handle, true);
   }
 
@@ -136,14 +137,21 @@ export class CoalescingLock implements DistributedLock, AsyncDisposable, TurnOwn
     return this.close();
   }
 
-  /** @internal (TurnOwner) Ends `view`'s turn: pass the lease on when `passOn` and allowed, else give it back. */
+  /**
+   * @internal (TurnOwner) Ends `view`'s turn: pass the lease on when `passOn` and allowed, else
+   * give it back. A turn that already ended, or whose lock was lost, frees the local key and
+   * rejects with `LockNotHeldError`.
+   */
   async endTurn(view: LeaseView, passOn: boolean): Promise<void> {
     const lease = view.lease;
-    const lost = lease.lostError();
+    const lost = view.ended ? undefined : lease.lostError();
     if (lost !== undefined) {
       view.finish(lost);
+      void lease.end().catch(() => undefined); // stops the renewals; nothing is left to unlock
+    }
+    if (view.ended) {
       view.releaseLocal();
-      return;
+      view.assertHeld(); // throws the LockNotHeldError that says why
     }
     if (passOn && this.#passOn(view)) return;
     const bounded = this.#limits.handOver && passOn && this.#local.waiting(view.key) > 0 && lease.exhausted(this.#limits, performance.now());
@@ -186,7 +194,6 @@ export class CoalescingLock implements DistributedLock, AsyncDisposable, TurnOwn
   #newLease(handle: LockHandle, asked: LeaseRequest, caller: CoalescedCaller): SharedLease {
     const lease = new SharedLease(handle, asked, this.inner);
     if (caller.autoRenew) lease.stopRenew = this.#renew(handle, caller.renewObserver?.());
-    lease.watchLoss();
     return lease;
   }
 

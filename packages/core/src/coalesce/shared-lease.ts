@@ -102,8 +102,9 @@ export class SharedLease {
   }
 
   /**
-   * Follows the backend handle's signal so that a loss ends the current turn at once and frees
-   * the local key (nobody may be left queued behind a lock that is gone). Idempotent.
+   * Follows the backend handle's signal so that a loss ends the current turn (its signal aborts)
+   * at once. Started when someone listens to a view's signal: following it costs an
+   * AbortController per lock. Idempotent.
    */
   watchLoss(): void {
     if (this.#watching) return;
@@ -114,7 +115,6 @@ export class SharedLease {
       const view = this.current;
       if (view === undefined || !(reason instanceof LockLostError)) return;
       view.finish(reason);
-      view.releaseLocal();
       void this.end().catch(() => undefined); // stops the renewals; nothing is left to unlock
     };
     if (signal.aborted) onAbort();
@@ -214,7 +214,6 @@ export class LeaseView implements LockHandle {
 
   /** Ends this turn now and gives the backend lock back (the next local caller acquires anew). */
   async release(): Promise<void> {
-    this.#assertHeld();
     await this.owner.endTurn(this, false);
   }
 
@@ -225,7 +224,6 @@ export class LeaseView implements LockHandle {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.held) return;
     try {
       await this.release();
     } catch (error) {

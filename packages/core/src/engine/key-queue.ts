@@ -177,11 +177,15 @@ export class QueueTicket<G = unknown> {
         finish();
         reject(signal?.reason);
       };
-      // A longer sleep simply ends early: the waiter checks its state and sleeps again.
-      const timer = setTimeout(() => {
-        finish();
-        resolve();
-      }, timerDelay(ms));
+      // A longer sleep simply ends early: the waiter checks its state and sleeps again. A sleep
+      // without end (a keyed-mutex waiter without waitTimeout) needs no timer at all.
+      const timer =
+        ms === Infinity
+          ? undefined
+          : setTimeout(() => {
+              finish();
+              resolve();
+            }, timerDelay(ms));
       this.#wake = () => {
         finish();
         this.woken = true;
