@@ -1,4 +1,4 @@
-// Real redis/etcd servers for tests, on loopback ports: local binaries or Docker containers.
+// Real redis/etcd/postgres servers for tests, on loopback ports: local binaries or Docker containers.
 export type {
   EtcdCluster,
   EtcdOptions,
@@ -17,3 +17,5 @@ export { startRedis, startRedisNodes } from './redis-server.js';
 export { startEtcd } from './etcd-server.js';
 export { startEtcdCluster } from './etcd-cluster.js';
 export { liveChildPids } from './process.js';
+export type { PostgresOptions, PostgresServer } from './postgres-types.js';
+export { startPostgres } from './postgres-server.js';
