@@ -10,7 +10,9 @@
 #    pnpm is missing or older than 9.7 (from 9.7 on, pnpm runs the pinned version by itself).
 # 2. `pnpm install --frozen-lockfile`.
 # 3. The programs the tests run on this machine: redis-server and redis-cli, etcd and etcdctl,
-#    openssl. Missing ones are installed with apt-get (through sudo unless running as root).
+#    PostgreSQL's postgres and initdb (Debian keeps them in /usr/lib/postgresql/<version>/bin,
+#    where the testkit finds them; as root it runs them as the `postgres` user the package
+#    creates), openssl. Missing ones are installed with apt-get (through sudo unless running as root).
 #
 # Docker: @dlock/testkit starts the test servers in containers (testcontainers) when a container
 # engine answers, and local processes otherwise (DLOCK_TEST_SERVERS=auto|local|docker, see
@@ -102,13 +104,23 @@ wanted=(
   "redis-cli:redis-tools"
   "etcd:etcd-server etcd"
   "etcdctl:etcd-client etcd"
+  "postgres:postgresql"
+  "initdb:postgresql"
   "openssl:openssl"
 )
+# A program on PATH, or (PostgreSQL's, which Debian does not put on PATH) in the newest
+# /usr/lib/postgresql/<version>/bin. Prints its path.
+find_program() {
+  if command -v "$1" 2>/dev/null; then return 0; fi
+  local found
+  found="$(ls -d /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | sort -V | tail -n 1)"
+  [ -n "$found" ] && [ -x "$found" ] && echo "$found"
+}
 missing_programs=()
 missing_candidates=()
 for entry in "${wanted[@]}"; do
   program="${entry%%:*}"
-  if ! command -v "$program" >/dev/null; then
+  if ! find_program "$program" >/dev/null; then
     missing_programs+=("$program")
     missing_candidates+=("${entry#*:}")
   fi
@@ -144,10 +156,10 @@ say "versions"
 node --version
 echo "pnpm $(pnpm --version)"
 # sed reads to the end: no SIGPIPE under pipefail
-for command in "redis-server --version" "etcd --version" "etcdctl version"; do
+for command in "redis-server --version" "etcd --version" "etcdctl version" "postgres --version"; do
   program="${command%% *}"
-  if command -v "$program" >/dev/null; then
-    $command 2>&1 | sed -n 1p
+  if path="$(find_program "$program")"; then
+    "$path" ${command#* } 2>&1 | sed -n 1p
   else
     echo "$program: not installed"
   fi
