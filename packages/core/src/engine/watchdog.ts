@@ -7,29 +7,71 @@ import { timerDelay } from '../sleep.js';
 export type RenewOutcome = 'renewed' | 'lost' | 'error';
 
 /**
+ * Cooperative yielding within one watchdog tick. Call it between units of work (every handle,
+ * or every few dozen): once the running slice has used its time budget it returns a promise
+ * that resolves on a later turn of the event loop (`setImmediate`, after pending I/O), and
+ * otherwise `undefined` (a hot loop skips the `await` then; `await pace()` works either way). One `Pace` serves a whole tick, so
+ * the budget is shared by the watchdog, the engine and the driver.
+ */
+export type Pace = () => Promise<void> | undefined;
+
+/** Default time budget of one slice of a tick, in ms (see {@link WatchdogOptions.sliceMs}). */
+export const DEFAULT_WATCHDOG_SLICE_MS = 4;
+
+/** Options of a {@link Watchdog}. */
+export interface WatchdogOptions {
+  /**
+   * How long one tick may run before it yields to the event loop, in ms of real time. A tick
+   * renewing 10,000 locks then adds a few ms to the event-loop delay instead of tens of ms.
+   * `Infinity` runs every tick in one piece.
+   * @default 4
+   */
+  readonly sliceMs?: number;
+}
+
+/** The batch a watchdog runs per tick: renews `handles` at once, one outcome per handle, in order. */
+export type RenewBatch<D> = (handles: Array<Handle<D>>, pace: Pace) => Promise<RenewOutcome[]>;
+
+/**
  * Renews held locks at `ttl / 3`. All handles due around the same time are renewed in one
  * batch call (one pipeline per tick for Redis), instead of one timer and one round trip each.
  * A handle is renewed up to half an interval early so that locks taken at nearby moments
  * share a tick. A failed renewal is retried sooner; giving up is the owner's expiry timer's
  * job (past `validUntil` the lock is lost), so a transient error never loses a lock early.
+ *
+ * A tick runs in slices that yield to the event loop (see {@link WatchdogOptions.sliceMs}):
+ * collecting the due handles, and settling their outcomes. The batch gets the same
+ * {@link Pace}, to yield while it prepares the one request and while it reads the replies.
+ * Yielding never makes a lock look valid longer: the next renewal is due `ttl / 3` after the
+ * tick began, which is before the request was sent.
  */
 export class Watchdog<D = unknown> {
   readonly #entries = new Map<Handle<D>, { nextAt: number }>();
+  readonly #sliceMs: number;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #ticking = false;
 
   constructor(
-    private readonly renewBatch: (handles: Array<Handle<D>>) => Promise<RenewOutcome[]>,
+    private readonly renewBatch: RenewBatch<D>,
     private readonly clock: Clock = monotonicClock,
     /** Called with any error a tick throws; a tick never rejects unhandled. */
     private readonly onError: (error: unknown) => void = () => {},
-  ) {}
+    options: WatchdogOptions = {},
+  ) {
+    const sliceMs = options.sliceMs ?? DEFAULT_WATCHDOG_SLICE_MS;
+    if (typeof sliceMs !== 'number' || Number.isNaN(sliceMs) || sliceMs <= 0) {
+      throw new TypeError(`sliceMs must be a number > 0 (Infinity: no slicing), got ${String(sliceMs)} (${typeof sliceMs})`);
+    }
+    this.#sliceMs = sliceMs;
+  }
 
   /** Starts renewing `handle`; the returned function stops it (idempotent). */
   add(handle: Handle<D>): () => void {
-    this.#entries.set(handle, { nextAt: this.clock.now() + interval(handle) });
-    this.#schedule();
+    const nextAt = this.clock.now() + interval(handle);
+    this.#entries.set(handle, { nextAt });
+    // Only this entry can move the timer earlier: no scan, so adding n handles costs O(n).
+    this.#scheduleAt(nextAt);
     return () => this.remove(handle);
   }
 
@@ -53,15 +95,20 @@ export class Watchdog<D = unknown> {
     this.#timerAt = Infinity;
   }
 
+  /** Re-arms the timer for the earliest entry (after a tick; a removed entry may leave it early, which is harmless). */
   #schedule(): void {
-    if (this.#ticking) return; // the running tick reschedules when it ends
     let earliest = Infinity;
-    for (const e of this.#entries.values()) earliest = Math.min(earliest, e.nextAt);
+    for (const e of this.#entries.values()) if (e.nextAt < earliest) earliest = e.nextAt;
     if (earliest === Infinity) return this.#clearTimer();
-    if (earliest >= this.#timerAt) return;
+    this.#scheduleAt(earliest);
+  }
+
+  #scheduleAt(at: number): void {
+    if (this.#ticking) return; // the running tick reschedules when it ends
+    if (at >= this.#timerAt) return;
     this.#clearTimer();
-    this.#timerAt = earliest;
-    this.#timer = setTimeout(() => void this.#tick(), timerDelay(earliest - this.clock.now()));
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => void this.#tick(), timerDelay(at - this.clock.now()));
     // A held lock must not keep the process alive on its own; the critical section does that.
     this.#timer.unref();
   }
@@ -70,32 +117,41 @@ export class Watchdog<D = unknown> {
     this.#timer = undefined;
     this.#timerAt = Infinity;
     this.#ticking = true;
+    const pace = slicer(this.#sliceMs);
     try {
+      // Before anything is sent: the next renewal counts from here (see the class comment).
       const now = this.clock.now();
-      const due: Array<Handle<D>> = [];
+      let due: Array<Handle<D>> = [];
       for (const [handle, e] of this.#entries) {
         if (!handle.held) this.#entries.delete(handle);
         else if (e.nextAt <= now + interval(handle) / 2) due.push(handle);
+        const turn = pace();
+        if (turn !== undefined) await turn;
       }
+      // Stopped or released while the collecting yielded: not renewed.
+      due = due.filter((handle) => handle.held && this.#entries.has(handle));
       if (due.length === 0) return;
       let outcomes: RenewOutcome[];
       try {
-        outcomes = await this.renewBatch(due);
+        outcomes = await this.renewBatch(due, pace);
       } catch (error) {
         this.onError(error);
         outcomes = due.map(() => 'error');
       }
       const after = this.clock.now();
-      due.forEach((handle, i) => {
+      for (let i = 0; i < due.length; i++) {
+        const handle = due[i]!;
         const entry = this.#entries.get(handle);
-        if (entry === undefined) return;
+        if (entry === undefined) continue;
         const outcome = outcomes[i] ?? 'error';
         if (outcome === 'lost' || !handle.held) this.#entries.delete(handle);
         // Validity counts from when the renewal was sent, so the next one is due ttl/3 after that
         // moment, not after a slow batch came back.
         else if (outcome === 'renewed') entry.nextAt = now + interval(handle);
         else entry.nextAt = after + retryDelay(handle, after);
-      });
+        const turn = pace();
+        if (turn !== undefined) await turn;
+      }
     } catch (error) {
       this.onError(error);
     } finally {
@@ -103,6 +159,17 @@ export class Watchdog<D = unknown> {
       this.#schedule();
     }
   }
+}
+
+/** A {@link Pace} for one tick: yields once `sliceMs` of real time passed since the slice began. */
+function slicer(sliceMs: number): Pace {
+  if (sliceMs === Infinity) return () => undefined;
+  let sliceStart = performance.now();
+  const next = (): Promise<void> =>
+    new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      sliceStart = performance.now();
+    });
+  return () => (performance.now() - sliceStart < sliceMs ? undefined : next());
 }
 
 function interval(handle: Handle<unknown>): number {
