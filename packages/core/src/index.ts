@@ -89,5 +89,6 @@ export { MemorySemaphore, type MemorySemaphoreOptions } from './semaphore/memory
 export { SemaphoreLimitMismatchError } from './semaphore/errors.js';
 export type { DistributedSemaphore, SemaphoreInfo, SemaphoreOptions } from './semaphore/types.js';
 export { MemoryClaimStore } from './claims/memory-claim-store.js';
+export { Admission } from './claims/admission.js';
 export { MemoryClaimDriver } from './claims/memory-claim-driver.js';
 export { KeyedRWMutex } from './local/keyed-rw-mutex.js';

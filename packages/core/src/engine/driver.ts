@@ -107,6 +107,12 @@ export interface ReleaseFeed {
  * few seconds beyond that, and drops it later (a caller that died leaves no place behind). A
  * removed place that changes who may be admitted (a waiting writer gave up) is a release: tell
  * waiters, as for any release.
+ *
+ * Why the order lives on the server and not in the engine: the callers to order are in many
+ * processes, and only the server sees them all (a local queue sees its own). The engine's
+ * `KeyQueue` only decides whom to wake on a release (every reader queued together, as many
+ * permit requests as could fit, one writer), so that a release costs about one attempt per
+ * caller it may admit; the server decides who is admitted.
  */
 export interface WaitList {
   /** The waiting caller `token` gave up (abort, timeout, close): drop its place. Best effort; must not throw. */
