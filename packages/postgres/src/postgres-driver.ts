@@ -54,6 +54,8 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
   readonly #settings: PostgresDriverSettings;
   readonly #sql: LockStatements;
   #attached: Attached | undefined;
+  /** The last acquire in flight per key (see {@link acquire}). */
+  readonly #acquiring = new Map<string, Promise<void>>();
   #nextCleanup = 0;
   #cleaning = false;
   #closed = false;
@@ -94,7 +96,27 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
     return this.#open().connection.queryable;
   }
 
-  async acquire({ key, token, ttl }: AcquireRequest): Promise<AcquireResult<PostgresLockData>> {
+  /**
+   * One attempt. Attempts on one key from this instance run one after another: a pool answers
+   * on several connections in any order, and the engine queues a waiter when its first attempt
+   * is answered, so this keeps the instance's waiters in arrival order.
+   */
+  acquire(request: AcquireRequest): Promise<AcquireResult<PostgresLockData>> {
+    const { key } = request;
+    const previous = this.#acquiring.get(key);
+    const result = previous === undefined ? this.#acquire(request) : previous.then(() => this.#acquire(request));
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#acquiring.set(key, settled);
+    void settled.then(() => {
+      if (this.#acquiring.get(key) === settled) this.#acquiring.delete(key);
+    });
+    return result;
+  }
+
+  async #acquire({ key, token, ttl }: AcquireRequest): Promise<AcquireResult<PostgresLockData>> {
     const stored = storedKey(key);
     let result: PgQueryResult;
     try {
