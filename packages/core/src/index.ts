@@ -68,7 +68,7 @@ export {
 export { MemoryLock, type MemoryLockOptions } from './memory/memory-lock.js';
 export { MemoryDriver } from './memory/memory-driver.js';
 export { MemoryLockStore, defaultMemoryStore } from './memory/memory-store.js';
-export { LockService } from './lock-service.js';
+export { LockService, type LockPrimitive } from './lock-service.js';
 export { CoalescingLock, type CoalescedCaller } from './coalesce/coalescing-lock.js';
 export {
   defaultCoalesceOptions,
@@ -76,6 +76,7 @@ export {
   type LockServiceOptions,
   type TryWithLockResult,
   type WithLockOptions,
+  type WithPermitOptions,
 } from './lock-service-options.js';
 export { LockEvents, type LockEvent, type LockEventOf, type LockEventType } from './lock-events.js';
 export { LockManager, type RegisterOptions } from './lock-manager.js';

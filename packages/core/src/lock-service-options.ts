@@ -34,6 +34,14 @@ export interface WithLockOptions extends AcquireOptions {
   autoRenew?: boolean;
 }
 
+/** Options of one `withPermit` call: the semaphore's `limit`, and how many `permits` (default 1). */
+export interface WithPermitOptions extends WithLockOptions {
+  /** Most permits of the key held at once (see `SemaphoreOptions.limit`). */
+  limit: number;
+  /** Permits this run takes: an integer from 1 to `limit`. @default 1 */
+  permits?: number;
+}
+
 /** What `tryWithLock` resolves to. */
 export type TryWithLockResult<T> = { acquired: true; value: T } | { acquired: false };
 
@@ -41,6 +49,8 @@ export type TryWithLockResult<T> = { acquired: true; value: T } | { acquired: fa
 export const lockServiceOptionNames: readonly string[] = ['ttl', 'autoRenew', 'coalesce', 'onLockLost', 'onEvent'];
 /** The options `withLock()`/`tryWithLock()` accept (see {@link WithLockOptions}). */
 export const withLockOptionNames: readonly string[] = ['ttl', 'waitTimeout', 'signal', 'autoRenew'];
+/** The options `withPermit()` accepts (see {@link WithPermitOptions}). */
+export const withPermitOptionNames: readonly string[] = [...withLockOptionNames, 'limit', 'permits'];
 export function localOptions(options: WithLockOptions): { signal?: AbortSignal; waitTimeout?: number } {
   const o: { signal?: AbortSignal; waitTimeout?: number } = {};
   if (options.signal !== undefined) o.signal = options.signal;

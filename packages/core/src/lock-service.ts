@@ -5,13 +5,17 @@ import {
   lockServiceOptionNames,
   parseCoalesce,
   withLockOptionNames,
+  withPermitOptionNames,
   type LockServiceOptions,
+  type WithPermitOptions,
   type TryWithLockResult,
   type WithLockOptions,
 } from './lock-service-options.js';
 import { MemoryLock } from './memory/memory-lock.js';
 import { autoRenewOf } from './renew-timer.js';
 import { acquiredEvent, lostReason, settle } from './run-outcome.js';
+import type { DistributedRWLock } from './rw/types.js';
+import type { DistributedSemaphore, SemaphoreOptions } from './semaphore/types.js';
 import type { AcquireOptions, DistributedLock, LockHandle, LockInfo, RenewObserver } from './types.js';
 import { rejectUnknownOptions, validateKey, validateTtl } from './validate.js';
 
@@ -31,8 +35,9 @@ import { rejectUnknownOptions, validateKey, validateTtl } from './validate.js';
  * });
  * ```
  */
-export class LockService implements AsyncDisposable {
-  readonly lock: DistributedLock;
+export class LockService<L extends LockPrimitive = DistributedLock> implements AsyncDisposable {
+  /** The lock the service runs functions under: a mutex, a read-write lock or a semaphore. */
+  readonly lock: L;
   /**
    * Lock events (waits, acquisitions, releases, renewals, losses, with durations).
    * @example
@@ -49,18 +54,25 @@ export class LockService implements AsyncDisposable {
   readonly #onLockLost: LockServiceOptions['onLockLost'];
   /** The lock's `autoRenew`; for a plain-JavaScript lock written before it was part of the interface, a timer per handle. */
   readonly #renew: DistributedLock['autoRenew'];
+  readonly #kind: PrimitiveKind;
 
-  constructor(lock: DistributedLock = new MemoryLock(), options: LockServiceOptions = {}) {
-    if (typeof lock !== 'object' || lock === null || typeof lock.lock !== 'function') {
-      throw new InvalidOptionError('lock', 'a DistributedLock', lock);
-    }
+  /**
+   * @param lock a `DistributedLock` (for `withLock`/`tryWithLock`), a `DistributedRWLock` (for
+   *   `withReadLock`/`withWriteLock`) or a `DistributedSemaphore` (for `withPermit`).
+   *   Default: the embedded `MemoryLock`.
+   */
+  constructor(lock: L = new MemoryLock() as unknown as L, options: LockServiceOptions = {}) {
+    this.#kind = primitiveKind(lock);
     this.lock = lock;
     this.#renew = autoRenewOf(lock);
     rejectUnknownOptions(options, lockServiceOptionNames, 'new LockService()');
     this.#ttl = options.ttl === undefined ? undefined : validateTtl(options.ttl);
     this.#autoRenew = options.autoRenew ?? true;
     const coalesce = parseCoalesce(options.coalesce);
-    this.#coalescing = coalesce === undefined ? undefined : new CoalescingLock(lock, coalesce);
+    if (coalesce !== undefined && this.#kind !== 'mutex') {
+      throw new InvalidOptionError('coalesce', 'false or undefined for a read-write lock or a semaphore (coalescing serves a mutex)', options.coalesce);
+    }
+    this.#coalescing = coalesce === undefined ? undefined : new CoalescingLock(lock as DistributedLock, coalesce);
     if (options.onLockLost !== undefined && typeof options.onLockLost !== 'function') {
       throw new InvalidOptionError('onLockLost', 'a function', options.onLockLost);
     }
@@ -75,29 +87,57 @@ export class LockService implements AsyncDisposable {
    * Acquires `key` (waiting as `lock()` does), runs `fn(handle)`, releases. Resolves with `fn`'s
    * value; rejects with `fn`'s error, or `LockLostError` if the lock was lost meanwhile.
    */
-  async withLock<T>(key: string, fn: (handle: LockHandle) => Promise<T> | T, options: WithLockOptions = {}): Promise<T> {
-    validateKey(key);
-    assertFunction(fn);
-    rejectUnknownOptions(options, withLockOptionNames, 'withLock()');
-    const started = performance.now();
-    const o = this.#acquireOptions(options);
+  async withLock<T>(
+    this: LockService<DistributedLock>,
+    key: string,
+    fn: (handle: LockHandle) => Promise<T> | T,
+    options: WithLockOptions = {},
+  ): Promise<T> {
+    const o = this.#start(key, fn, options, 'mutex', withLockOptionNames, 'withLock()');
     const coalescing = this.#coalescing;
-    const handle = await this.#observeWait(key, started, options.signal, () =>
-      coalescing === undefined ? this.lock.lock(key, o) : coalescing.lock(key, o, this.#caller(options)),
-    );
-    return this.#runHeld(handle, fn, options);
+    return this.#run(key, fn, options, () => (coalescing === undefined ? this.lock.lock(key, o) : coalescing.lock(key, o, this.#caller(options))));
+  }
+
+  /**
+   * `withLock` for readers of a read-write lock: many run at once, never beside a writer.
+   * @example
+   * ```ts
+   * const catalog = new LockService(new MemoryReadWriteLock());
+   * const items = await catalog.withReadLock('catalog', () => db.items.list());
+   * ```
+   */
+  async withReadLock<T>(this: LockService<DistributedRWLock>, key: string, fn: (handle: LockHandle) => Promise<T> | T, options: WithLockOptions = {}): Promise<T> {
+    const o = this.#start(key, fn, options, 'rw', withLockOptionNames, 'withReadLock()');
+    return this.#run(key, fn, options, () => this.lock.readLock(key, o));
+  }
+
+  /** `withLock` for the writer of a read-write lock: alone on the key (waiting writers hold back later readers). */
+  async withWriteLock<T>(this: LockService<DistributedRWLock>, key: string, fn: (handle: LockHandle) => Promise<T> | T, options: WithLockOptions = {}): Promise<T> {
+    const o = this.#start(key, fn, options, 'rw', withLockOptionNames, 'withWriteLock()');
+    return this.#run(key, fn, options, () => this.lock.writeLock(key, o));
+  }
+
+  /**
+   * `withLock` for a semaphore: runs `fn` holding `permits` (default 1) of the key's `limit`.
+   * @example
+   * ```ts
+   * const exports = new LockService(new MemorySemaphore());
+   * await exports.withPermit('pdf-render', () => render(doc), { limit: 4 });
+   * ```
+   */
+  async withPermit<T>(this: LockService<DistributedSemaphore>, key: string, fn: (handle: LockHandle) => Promise<T> | T, options: WithPermitOptions): Promise<T> {
+    const o = this.#start(key, fn, options, 'semaphore', withPermitOptionNames, 'withPermit()');
+    return this.#run(key, fn, options, () => this.lock.acquire(key, o as SemaphoreOptions));
   }
 
   /** One attempt: runs `fn` only if `key` was free. `fn` is not called otherwise. */
   async tryWithLock<T>(
+    this: LockService<DistributedLock>,
     key: string,
     fn: (handle: LockHandle) => Promise<T> | T,
     options: WithLockOptions = {},
   ): Promise<TryWithLockResult<T>> {
-    validateKey(key);
-    assertFunction(fn);
-    rejectUnknownOptions(options, withLockOptionNames, 'tryWithLock()');
-    const o = this.#acquireOptions(options);
+    const o = this.#start(key, fn, options, 'mutex', withLockOptionNames, 'tryWithLock()');
     const coalescing = this.#coalescing;
     const handle = await this.#observeWait(key, performance.now(), options.signal, () =>
       coalescing === undefined ? this.lock.tryLock(key, o) : coalescing.tryLock(key, o, this.#caller(options)),
@@ -107,11 +147,11 @@ export class LockService implements AsyncDisposable {
   }
 
   /** Holder, remaining TTL and fencing token of `key`, or `null` if free. */
-  getLockInfo(key: string): Promise<LockInfo | null> {
+  getLockInfo(this: LockService<DistributedLock>, key: string): Promise<LockInfo | null> {
     return this.lock.inspect(key);
   }
 
-  isLocked(key: string): Promise<boolean> {
+  isLocked(this: LockService<DistributedLock>, key: string): Promise<boolean> {
     return this.lock.isLocked(key);
   }
 
@@ -180,6 +220,23 @@ export class LockService implements AsyncDisposable {
     return this.close();
   }
 
+  /** Checks a run's input (before any I/O) and returns the options for the lock's acquire. */
+  #start(key: string, fn: unknown, options: WithLockOptions, kind: PrimitiveKind, names: readonly string[], what: string): AcquireOptions {
+    validateKey(key);
+    assertFunction(fn);
+    rejectUnknownOptions(options, names, what);
+    if (kind !== this.#kind) {
+      throw new InvalidOptionError('lock', `${kindNames[kind]} for ${what} (this service's lock is ${kindNames[this.#kind]})`, this.lock);
+    }
+    return this.#acquireOptions(options);
+  }
+
+  /** Acquires (reported as a wait), then runs `fn` under the handle. */
+  async #run<T>(key: string, fn: (handle: LockHandle) => Promise<T> | T, options: WithLockOptions, acquire: () => Promise<LockHandle>): Promise<T> {
+    const handle = await this.#observeWait(key, performance.now(), options.signal, acquire);
+    return this.#runHeld(handle, fn, options);
+  }
+
   #acquireOptions(options: WithLockOptions): AcquireOptions {
     // `autoRenew` is the service's own: lock()/tryLock() reject names they do not know.
     const { autoRenew: _autoRenew, ...o }: AcquireOptions & { autoRenew?: boolean } = options;
@@ -206,7 +263,7 @@ export class LockService implements AsyncDisposable {
     // local key for the next caller.
     if (handle.held || this.#coalescing !== undefined) {
       try {
-        await (this.#coalescing ?? this.lock).unlock(handle);
+        await this.#release(handle);
       } catch (error) {
         // Not held any more: the signal carries the LockLostError reported below.
         if (error instanceof LockNotHeldError) lost = lostReason(handle);
@@ -219,6 +276,12 @@ export class LockService implements AsyncDisposable {
     if (!outcome.ok) throw outcome.error;
     if (lost !== undefined) throw lost;
     return outcome.value;
+  }
+
+  /** Gives `handle` back to the primitive it came from. */
+  #release(handle: LockHandle): Promise<void> {
+    if (this.#coalescing !== undefined) return this.#coalescing.unlock(handle);
+    return this.#kind === 'semaphore' ? (this.lock as DistributedSemaphore).release(handle) : (this.lock as DistributedLock | DistributedRWLock).unlock(handle);
   }
 
   /** Reports a loss: `lost` event and the `onLockLost` hook. */
@@ -236,4 +299,26 @@ export class LockService implements AsyncDisposable {
 
 function assertFunction(fn: unknown): void {
   if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'a function', fn);
+}
+
+/** What a `LockService` can run functions under. */
+export type LockPrimitive = DistributedLock | DistributedRWLock | DistributedSemaphore;
+
+type PrimitiveKind = 'mutex' | 'rw' | 'semaphore';
+
+const kindNames: Record<PrimitiveKind, string> = {
+  mutex: 'a DistributedLock',
+  rw: 'a DistributedRWLock',
+  semaphore: 'a DistributedSemaphore',
+};
+
+/** Which primitive `lock` is (checked once, at the boundary: plain JavaScript passes anything). */
+function primitiveKind(lock: unknown): PrimitiveKind {
+  const l = lock as Record<string, unknown> | null;
+  if (typeof l === 'object' && l !== null) {
+    if (typeof l.lock === 'function' && typeof l.unlock === 'function') return 'mutex';
+    if (typeof l.readLock === 'function' && typeof l.writeLock === 'function') return 'rw';
+    if (typeof l.acquire === 'function' && typeof l.release === 'function') return 'semaphore';
+  }
+  throw new InvalidOptionError('lock', 'a DistributedLock, DistributedRWLock or DistributedSemaphore', lock);
 }

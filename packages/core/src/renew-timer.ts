@@ -16,7 +16,7 @@ import type { DistributedLock, LockHandle, RenewObserver } from './types.js';
  * }
  * ```
  */
-export function renewOnTimer(lock: DistributedLock, handle: LockHandle, observer: RenewObserver = {}): () => void {
+export function renewOnTimer(lock: Pick<DistributedLock, 'renew'>, handle: LockHandle, observer: RenewObserver = {}): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const ttl = Math.max(3, Math.floor(handle.validUntil - performance.now()));
@@ -52,6 +52,6 @@ export function renewOnTimer(lock: DistributedLock, handle: LockHandle, observer
  * `autoRenew` joined the interface. Decided once, where a lock enters dlock (TypeScript requires
  * the method; older JavaScript objects lack it).
  */
-export function autoRenewOf(lock: DistributedLock): DistributedLock['autoRenew'] {
+export function autoRenewOf(lock: Pick<DistributedLock, 'renew'> & Partial<Pick<DistributedLock, 'autoRenew'>>): DistributedLock['autoRenew'] {
   return typeof lock.autoRenew === 'function' ? lock.autoRenew.bind(lock) : (handle, observer) => renewOnTimer(lock, handle, observer);
 }
