@@ -7,3 +7,7 @@ export { RedisTimeoutError } from './timeout.js';
 export { UnexpectedReplyError } from '@dlock/redis/protocol';
 export { ownedClientDefaults } from './client.js';
 export type { RedisLockClient, RedisPipelineLike, RedisSubscriberLike, ScriptArg } from './types.js';
+export { RedisReadWriteLock, type RedisReadWriteLockOptions } from './rw/redis-rw-lock.js';
+export { RedisSemaphore, type RedisSemaphoreOptions } from './semaphore/redis-semaphore.js';
+export type { RedisClaimOptions } from './claims/options.js';
+export { redisClaimKeys, type RedisClaimKeys } from './claims/keys.js';

@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import {
+  SemaphoreLimitMismatchError,
+  type AcquireRequest,
+  type AcquireResult,
+  type ClaimKind,
+  type DriverFeatures,
+  type DriverHost,
+  type HeldLock,
+  type KeyHolders,
+  type LockCapabilities,
+  type LockDriver,
+  type LockInfo,
+} from '@dlock/core';
+import { UnexpectedReplyError, type Script, type ScriptArg } from '@dlock/redis/protocol';
+import type { RedisOptions } from 'ioredis';
+import { resolveClient, whenConnected, type ResolvedClient } from '../client.js';
+import { ReleaseSubscriber } from '../release-subscriber.js';
+import { SharedTimeout, withTimeout } from '../timeout.js';
+import { isTransientRedisError } from '../transient.js';
+import type { RedisLockClient } from '../types.js';
+import { claimLatchKey, redisClaimKeys, type RedisClaimKeys } from './keys.js';
+import type { RedisClaimSettings } from './options.js';
+import { renewClaims } from './renew-many.js';
+import { claimArgs, claimScripts, type ClaimAcquireReply } from './scripts.js';
+
+/** What the driver has once an engine attached it. */
+interface Attached {
+  readonly host: DriverHost<RedisClaimKeys>;
+  readonly connection: ResolvedClient;
+  /** How long a waiter's place outlives an answer's retry delay, in ms. */
+  readonly placeMs: number;
+}
+
+/**
+ * The Redis driver of read-write locks and semaphores: per key, a sorted set of holders (lease
+ * ends on the server clock), a FIFO wait list and a hash of claims, all under the key's hash tag,
+ * changed by one Lua script per operation. The acquire script purges expired holders and places,
+ * then admits by core's `Admission` rule (writer-preferring, permits not overtaken, a single
+ * attempt judged as queued last); every release, expiry and departure is published on the key's
+ * channel, which waiters hear through one subscriber connection. Renewals of a watchdog tick go
+ * in one pipeline (one per node on a Cluster). What it keeps per lock is the key's Redis names.
+ */
+export class RedisClaimDriver implements LockDriver<RedisClaimKeys> {
+  readonly backend = 'redis';
+  readonly capabilities: LockCapabilities = Object.freeze({ ttlGranularityMs: 1, minTtlMs: 1, fencing: 'strict' });
+  readonly features: DriverFeatures<RedisClaimKeys>;
+  readonly #source: RedisLockClient | RedisOptions | string;
+  readonly #settings: RedisClaimSettings;
+  readonly #subscriber: ReleaseSubscriber;
+  readonly #timeout: SharedTimeout;
+  /** Published with this instance's releases and departures: its subscriber skips them. */
+  readonly #instanceId = randomBytes(8).toString('hex');
+  #attached: Attached | undefined;
+
+  /**
+   * @param source an ioredis client (used as is, never closed), or ioredis options or a URL
+   *   (a client is created on attach and closed by `close()`).
+   * @param claims `['exclusive', 'shared']` (a read-write lock) or `['permits']` (a semaphore).
+   */
+  constructor(source: RedisLockClient | RedisOptions | string, settings: RedisClaimSettings, claims: readonly ClaimKind[]) {
+    this.#source = source;
+    this.#settings = settings;
+    this.#timeout = new SharedTimeout(settings.operationTimeout);
+    this.#subscriber = new ReleaseSubscriber(
+      () => this.client.duplicate(),
+      (key, message) => {
+        if (message !== this.#instanceId) this.#attached?.host.released(key);
+      },
+      settings.operationTimeout,
+      () => whenConnected(this.client, settings.operationTimeout),
+    );
+    this.features = Object.freeze({
+      claims: Object.freeze([...claims]),
+      waitList: Object.freeze({ leave: (key: string, token: string) => this.leave(key, token) }),
+      inspectHolders: (key: string) => this.inspectHolders(key),
+      releaseFeed: Object.freeze({ watch: (key: string) => this.watch(key), unwatch: (key: string) => this.unwatch(key) }),
+      lastConnectionError: () => this.#attached?.connection.lastConnectionError(),
+    });
+  }
+
+  /** The client commands go through; resolved by {@link attach}. */
+  get client(): RedisLockClient {
+    return this.#open().connection.client;
+  }
+
+  /** Connects (or adopts the caller's client). May throw `InvalidOptionError` for a bad client argument. */
+  attach(host: DriverHost<RedisClaimKeys>): void {
+    if (this.#attached !== undefined) throw new Error('a RedisClaimDriver serves one engine');
+    // A waiting caller comes back within max(retryAfter, 0) + max(maxRetryDelay, 100) ms: its
+    // place is kept a few seconds beyond that, then a caller that died leaves none behind.
+    const placeMs = Math.max(host.maxRetryDelay, 100) + 5_000;
+    this.#attached = { host, connection: resolveClient(this.#source), placeMs };
+  }
+
+  /** The Redis names used for `key`. */
+  keysFor(key: string): RedisClaimKeys {
+    return redisClaimKeys(this.#settings.prefix, key);
+  }
+
+  async acquire({ key, token, ttl, claim, waiting }: AcquireRequest): Promise<AcquireResult<RedisClaimKeys>> {
+    const keys = this.keysFor(key);
+    const { placeMs, host } = this.#open();
+    const [kind, permits, limit] = claimArgs(claim);
+    const args = [keys.holders, keys.queue, keys.claims, keys.fence, token, ttl, kind, permits, limit, waiting === true ? 1 : 0, placeMs, this.#keepFence(ttl), keys.channel] as const;
+    let reply: ClaimAcquireReply;
+    try {
+      reply = await this.#call(claimScripts.acquire, args);
+    } catch (error) {
+      if (!(error instanceof UnexpectedReplyError)) this.#releaseLater(keys, token);
+      throw error;
+    }
+    if (reply.outcome === 'admitted') return { acquired: true, fencingToken: reply.fencingToken, data: keys };
+    if (reply.outcome === 'limit') throw new SemaphoreLimitMismatchError(key, limit, reply.currentLimit, { backend: this.backend });
+    // While release messages may be missed (subscriber reconnecting), poll at most every maxRetryDelay.
+    const { retryAfter } = reply;
+    return { acquired: false, retryAfter: this.#subscriber.live || retryAfter < 0 ? retryAfter : Math.min(retryAfter, host.maxRetryDelay) };
+  }
+
+  /**
+   * Owner-checked release, published on the key's channel, safe to re-send (a release latch).
+   * This instance's own waiters are woken at once; its subscriber skips its own message.
+   */
+  async release(lock: HeldLock<RedisClaimKeys>): Promise<boolean> {
+    const k = lock.data;
+    const released = await this.#call(claimScripts.release, [k.holders, k.claims, claimLatchKey(k, lock.token), lock.token, k.channel, this.#instanceId, this.#latchMs]);
+    if (released) this.#open().host.released(lock.key);
+    return released;
+  }
+
+  async renew(lock: HeldLock<RedisClaimKeys>, ttl: number): Promise<boolean> {
+    const k = lock.data;
+    return this.#call(claimScripts.renew, [k.holders, k.queue, k.claims, k.fence, lock.token, ttl, this.#keepFence(ttl)]);
+  }
+
+  /** All renewals of a watchdog tick in one pipeline (one per node on a Cluster). */
+  renewMany(locks: readonly HeldLock<RedisClaimKeys>[]): Promise<Array<boolean | Error>> {
+    return renewClaims(this.client, locks, (ttl) => this.#keepFence(ttl), this.#settings.operationTimeout);
+  }
+
+  /** The wait list feature: a waiting caller gave up; its place goes and the departure is published. */
+  async leave(key: string, token: string): Promise<void> {
+    const k = this.keysFor(key);
+    const left = await this.#call(claimScripts.leave, [k.queue, k.claims, token, k.channel, this.#instanceId]);
+    if (left) this.#attached?.host.released(key);
+  }
+
+  /** Every live holder of `key` with its claim, and how many callers wait. */
+  async inspectHolders(key: string): Promise<KeyHolders> {
+    const k = this.keysFor(key);
+    const { waiting, holders } = await this.#call(claimScripts.inspect, [k.holders, k.queue, k.claims]);
+    return { key, holders: holders.map(({ token: _token, ...holder }) => holder), waiting };
+  }
+
+  /** A claim the engine lost track of: give it back if still ours (owner-checked, best effort). */
+  abandon(lock: HeldLock<RedisClaimKeys>): void {
+    this.release(lock).catch(() => false);
+  }
+
+  /** The latest holder of `key` (highest fencing token), as a mutex's `inspect` shows it. */
+  async inspect(key: string): Promise<LockInfo | null> {
+    const { holders } = await this.inspectHolders(key);
+    let last: (typeof holders)[number] | undefined;
+    for (const h of holders) if (last === undefined || h.fencingToken > last.fencingToken) last = h;
+    return last === undefined ? null : { key, holder: last.holder, ttlRemaining: last.ttlRemaining, fencingToken: last.fencingToken };
+  }
+
+  /** Connection failures and timeouts may pass; an error reply such as NOAUTH will not. */
+  isTransient(error: unknown): boolean {
+    return isTransientRedisError(error);
+  }
+
+  /** Closes the subscriber; quits a client the driver created, or detaches from the caller's. */
+  async close(): Promise<void> {
+    this.#subscriber.close();
+    const connection = this.#attached?.connection;
+    if (connection === undefined) return;
+    if (!connection.owned) {
+      connection.dispose();
+      return;
+    }
+    try {
+      await withTimeout(connection.client.quit(), this.#settings.operationTimeout, 'quit');
+    } catch {
+      // Unreachable server: drop the connection below.
+    } finally {
+      connection.client.disconnect();
+    }
+  }
+
+  /** The release feed: subscribes to the key's channel. */
+  watch(key: string): Promise<void> {
+    return this.#subscriber.watch(this.keysFor(key).channel, key);
+  }
+
+  /** The release feed: unsubscribes from the key's channel (best effort). */
+  unwatch(key: string): void {
+    this.#subscriber.unwatch(this.keysFor(key).channel);
+  }
+
+  #open(): Attached {
+    if (this.#attached === undefined) throw new Error('RedisClaimDriver used before an engine attached it');
+    return this.#attached;
+  }
+
+  #call<Args extends readonly ScriptArg[], Reply>(script: Script<Args, Reply>, args: Args): Promise<Reply> {
+    return this.#timeout.bound(script.run(this.client, args), script.name);
+  }
+
+  #keepFence(ttl: number): number {
+    return ttl + this.#settings.fenceRetention;
+  }
+
+  /** A release latch outlives every copy of the release a caller still waits for. */
+  get #latchMs(): number {
+    return this.#settings.operationTimeout * 2;
+  }
+
+  /**
+   * An acquire that failed with a timeout or a dropped connection may still run and admit a
+   * token nobody holds: a release sent right behind it on the same connection undoes that
+   * (best effort; published with an empty message, so this instance's waiters hear it too).
+   */
+  #releaseLater(keys: RedisClaimKeys, token: string): void {
+    claimScripts.release.run(this.client, [keys.holders, keys.claims, claimLatchKey(keys, token), token, keys.channel, '', this.#latchMs]).catch(() => undefined);
+  }
+}
