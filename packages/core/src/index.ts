@@ -93,3 +93,8 @@ export { MemoryClaimStore } from './claims/memory-claim-store.js';
 export { Admission } from './claims/admission.js';
 export { MemoryClaimDriver } from './claims/memory-claim-driver.js';
 export { KeyedRWMutex } from './local/keyed-rw-mutex.js';
+export { ElectionEngine } from './election/election-engine.js';
+export { MemoryElection, MemoryElectionDriver, type MemoryElectionOptions } from './election/memory-election.js';
+export { MemoryElectionStore, defaultMemoryElectionStore } from './election/memory-election-store.js';
+export { MAX_VALUE_BYTES, validateValue } from './election/validate.js';
+export type { CampaignOptions, Election, ElectionDriver, LeaderInfo, Leadership, ObserveOptions } from './election/types.js';

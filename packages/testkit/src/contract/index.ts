@@ -7,3 +7,4 @@ export type { PrimitiveContractOptions, PrimitiveTiming } from './primitive-cont
 export type { LockFactory, OutageFixture } from './types.js';
 export type { ContractOptions, ResolvedContract } from './capabilities.js';
 export { uniqueKey, waitFor } from '../util.js';
+export { electionContractSuite, type ElectionFactory } from './election/suite.js';
