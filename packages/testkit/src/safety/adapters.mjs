@@ -41,4 +41,22 @@ export const adapters = {
     const lock = new EtcdLock({ hosts: connection.endpoints }, options);
     return { lock, close: closeLock(lock) };
   },
+
+  /**
+   * `@dlock/postgres` `PostgresLock` from a connection string: it creates its pool and its
+   * LISTEN connection, and ends both on close. The row's table is created here (`migrate()` is
+   * idempotent and safe from every worker at once).
+   */
+  async postgres({ module, connection, options }) {
+    const { PostgresLock } = await import(module);
+    const url = `postgres://${connection.user}@${connection.host}:${connection.port}/${connection.database}`;
+    const lock = new PostgresLock(url, options);
+    try {
+      await lock.migrate();
+    } catch (error) {
+      await lock.close().catch(() => undefined);
+      throw error;
+    }
+    return { lock, close: closeLock(lock) };
+  },
 };

@@ -1,7 +1,8 @@
 import { etcdRequest } from '../servers/etcd-api.js';
-import { startEtcd, startEtcdCluster, startRedis, startRedisNodes } from '../servers/index.js';
+import { startEtcd, startEtcdCluster, startPostgres, startRedis, startRedisNodes } from '../servers/index.js';
 import type { EtcdCluster, ServerProcess } from '../servers/types.js';
 import { backendModule, type ModuleLocation } from './locate.js';
+import { queryFirstColumn } from './postgres-query.js';
 import { scanKeys } from './redis-scan.js';
 import type { BackendId } from './types.js';
 
@@ -13,7 +14,7 @@ export interface Endpoint {
 
 /** The servers one row runs against. */
 export interface Deployment {
-  /** The servers, for fault injection: the Redis server, the Redlock nodes or the etcd members. */
+  /** The servers, for fault injection: the Redis server, the Redlock nodes, the etcd members or the PostgreSQL server. */
   servers: ServerProcess[];
   /** The etcd cluster, when the topology is one (to find its leader). */
   cluster?: EtcdCluster;
@@ -31,7 +32,7 @@ export interface Deployment {
 export interface BackendSpec {
   id: BackendId;
   /** The package under packages/ (and `@dlock/<pkg>`). */
-  pkg: 'redis' | 'redlock' | 'etcd';
+  pkg: 'redis' | 'redlock' | 'etcd' | 'postgres';
   /** The class the worker adapter constructs. */
   exportName: string;
   fencing: 'strict' | 'none';
@@ -39,7 +40,7 @@ export interface BackendSpec {
   minTtlMs: number;
   /** Lock options for workers: a fresh prefix per row keeps rows apart on shared servers. */
   lockOptions(prefix: string): Record<string, unknown>;
-  /** A unique prefix in this backend's key syntax. */
+  /** A unique prefix in this backend's key syntax (for PostgreSQL: the name of a lock table of its own). */
   prefix(): string;
   /** Starts the servers: `single` (one server, or the Redlock node set) or an etcd `cluster`. */
   deploy(topology: 'single' | 'cluster'): Promise<Deployment>;
@@ -115,6 +116,33 @@ async function deployEtcd(topology: 'single' | 'cluster'): Promise<Deployment> {
   };
 }
 
+/**
+ * One PostgreSQL server. Each row's workers use a lock table of their own (named by the row's
+ * prefix, created by the first worker's `migrate()`); its lock keys are the rows whose lease has
+ * not ended (a released row stays, with its lease ended, until a later acquire reuses or deletes
+ * it: that is not a leak).
+ */
+async function deployPostgres(): Promise<Deployment> {
+  const server = await startPostgres();
+  return {
+    servers: [server],
+    endpoints: [{ host: server.host, port: server.port }],
+    connection: (endpoints) => ({ host: endpoints[0]?.host, port: endpoints[0]?.port, user: server.user, database: server.database }),
+    async lockKeys(table) {
+      if (!isUp(server)) return [];
+      // The table may not exist when no worker got as far as migrate(): then no key is left.
+      const keys = await queryFirstColumn(server.port, `SELECT key FROM "${table}" WHERE expires_at > now()`).catch((error: unknown) => {
+        if (error instanceof Error && / 42P01: /.test(error.message)) return [];
+        throw error;
+      });
+      return keys.flatMap((key) => (key === null ? [] : [key]));
+    },
+    async stop() {
+      await server.stop();
+    },
+  };
+}
+
 const etcdOptions = (prefix: string): Record<string, unknown> => ({ prefix, callTimeout: 1_000, leaseIdleTimeout: 0 });
 
 /** The backends the checker knows, in report order. */
@@ -160,6 +188,17 @@ export const backends: readonly BackendSpec[] = [
     // node timeout bears on availability, not on safety (validity accounts for elapsed time).
     lockOptions: (prefix) => ({ prefix, nodeTimeout: 250, fencing: 'strict' }),
     deploy: () => deployRedis(5),
+  },
+  {
+    id: 'postgres',
+    pkg: 'postgres',
+    exportName: 'PostgresLock',
+    fencing: 'strict',
+    minTtlMs: 1,
+    // A table per row: letters, digits and `_` (the lock's identifier rule).
+    prefix: () => uniquePrefix().replaceAll('-', '_'),
+    lockOptions: (table) => ({ table }),
+    deploy: () => deployPostgres(),
   },
 ];
 

@@ -1,7 +1,7 @@
 import { contention, holderKilled, holderPaused } from './holder-faults.js';
 import { proxyFaults } from './network-faults.js';
 import type { Scenario } from './scenario.js';
-import { etcdLeaderKill, redlockMinority, restartEmpty, serverPaused } from './server-faults.js';
+import { etcdLeaderKill, redlockMinority, restartEmpty, serverPaused, serverRestarted } from './server-faults.js';
 import type { ScenarioId } from './types.js';
 
 export { sizings, type Scenario, type ScenarioContext, type ScenarioPlan, type Sizing } from './scenario.js';
@@ -12,6 +12,7 @@ export const scenarios: readonly Scenario[] = [
   holderPaused,
   serverPaused,
   restartEmpty,
+  serverRestarted,
   redlockMinority,
   etcdLeaderKill,
   proxyFaults,

@@ -1,4 +1,5 @@
-// Faults in the servers: paused, killed and restarted empty, a Redlock minority, an etcd leader.
+// Faults in the servers: paused, killed and restarted empty or with its data, a Redlock
+// minority, an etcd leader.
 import type { Acquisition, Finding } from './types.js';
 import { type Scenario, basePlan, failure, firstGrantAfter, info, ms, resumed, sleep, ttlFor, waitUntil } from './scenario.js';
 
@@ -136,6 +137,85 @@ const restartEmpty: Scenario = {
   },
 };
 
+/**
+ * SIGKILL every process of a server that keeps its data (PostgreSQL: leases are committed rows)
+ * while a holder is mid-section (about 2 TTL long), and start it again on the same port (crash
+ * recovery) after a short outage (0.25 TTL: the holder can renew after it) and, the next time, a
+ * long one (1.5 TTL: its lease ends meanwhile). What was committed before the crash comes back,
+ * so: nobody else is granted the lock while the holder's lease lasts, fencing tokens keep
+ * increasing (the sequence resumes above every token it handed out), the holder either renews
+ * after the restart or its signal reports the loss, and locking resumes.
+ */
+const serverRestarted: Scenario = {
+  id: 'server-restarted',
+  title: 'server killed and restarted with its data while held',
+  notFor: (backend) =>
+    backend.id === 'postgres'
+      ? undefined
+      : 'for servers that keep their data across a crash: Redis restarts empty (restart-empty), etcd is restarted in etcd-leader-kill',
+  plan: (backend) => {
+    const ttl = ttlFor(backend, 2_000);
+    return basePlan(backend, { keys: 1, ttl, holdMs: [ttl * 1.8, ttl * 2], writes: 6 });
+  },
+  policy: () => ({ errorsExpected: true }),
+  async drive({ pool, deployment, plan, resource, sizing }) {
+    const server = deployment.servers[0];
+    if (server === undefined) throw new Error('server-restarted: no server');
+    const restarts: Array<{ holder: Acquisition; outageMs: number; killedAt: number; restartedAt: number }> = [];
+    let armed: number | undefined;
+    let restarting: Promise<void> | undefined;
+    // Kill right after a holder's first write, without holding up its ack.
+    pool.beforeAck = (step) => {
+      if (armed === undefined || step.kind !== 'write' || step.index !== 0) return;
+      const outageMs = armed;
+      armed = undefined;
+      restarting = (async () => {
+        const killedAt = pool.now();
+        await server.kill();
+        await sleep(outageMs);
+        await server.restart();
+        restarts.push({ holder: step.acquisition, outageMs, killedAt, restartedAt: pool.now() });
+      })();
+    };
+    await pool.runFor(sizing.settleMs / 2);
+    const findings: Finding[] = [];
+    for (let i = 0; i < sizing.faults * 2; i++) {
+      armed = Math.round(plan.ttl * (i % 2 === 0 ? 0.25 : 1.5));
+      if (!(await waitUntil(() => restarting !== undefined, plan.holdMs[1] + 15_000))) break;
+      await restarting;
+      restarting = undefined;
+      const holder = restarts.at(-1)?.holder;
+      await waitUntil(() => holder === undefined || holder.outcome !== 'unfinished', plan.holdMs[1] + plan.ttl + 10_000);
+      await pool.runFor(sizing.settleMs / 2);
+    }
+    pool.beforeAck = undefined;
+    if (restarts.length < sizing.faults * 2) findings.push(failure(`only ${restarts.length} of ${sizing.faults * 2} restarts happened`));
+    return () => {
+      for (const { holder: x, outageMs, killedAt, restartedAt } of restarts) {
+        const down = `down ${ms(restartedAt - killedAt)}, ${ms(outageMs)} of it before the restart began`;
+        // The holder may keep the lock through a short outage: then the next grant follows its release.
+        findings.push(resumed(pool, restartedAt, plan.holdMs[1] + 5_000, `the server was restarted (${down})`));
+        const next = firstGrantAfter(pool.acquisitions, killedAt, x.key);
+        if (next !== undefined && x.validUntilAtLeast !== undefined && next.grantedAt < x.validUntilAtLeast) {
+          findings.push(failure(`${next.id} was granted ${x.key} ${ms(x.validUntilAtLeast - next.grantedAt)} before ${x.id}'s first lease ended: the restart lost a committed lease`));
+        }
+        if (next !== undefined && next.fence <= x.fence) {
+          findings.push(failure(`${next.id} got fence ${next.fence} after the restart, not above ${x.id}'s ${x.fence}`));
+        }
+        const rejected = resource.log.filter((w) => w.acq === x.id && !w.accepted).length;
+        findings.push(
+          info(
+            `${x.id} (fence ${x.fence}) held while the server was killed and restarted (${down}): ` +
+              `${x.lossReported ? 'loss reported' : 'kept its lease'}, ${rejected} of its writes rejected, release: ${x.outcome}` +
+              (next === undefined ? '' : `; next holder ${next.id} with fence ${next.fence}, ${ms(next.grantedAt - restartedAt)} after the restart`),
+          ),
+        );
+      }
+      return findings;
+    };
+  },
+};
+
 /** Redlock over 5 nodes: one node paused for 2 TTL, another killed and restarted (empty) after a TTL. */
 const redlockMinority: Scenario = {
   id: 'redlock-minority',
@@ -188,4 +268,4 @@ const etcdLeaderKill: Scenario = {
   },
 };
 
-export { serverPaused, restartEmpty, redlockMinority, etcdLeaderKill };
+export { serverPaused, restartEmpty, serverRestarted, redlockMinority, etcdLeaderKill };

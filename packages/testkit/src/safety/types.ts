@@ -2,7 +2,7 @@
 // checker records, and what the verdict concludes.
 
 /** The backends the checker knows how to drive (one worker adapter each, in adapters.mjs). */
-export type BackendId = 'redis' | 'redlock' | 'etcd-mutex' | 'etcd-lock';
+export type BackendId = 'redis' | 'redlock' | 'etcd-mutex' | 'etcd-lock' | 'postgres';
 
 /** The faults the checker injects (the rows of the safety matrix), one id each. */
 export type ScenarioId =
@@ -10,6 +10,7 @@ export type ScenarioId =
   | 'holder-paused'
   | 'server-paused'
   | 'restart-empty'
+  | 'server-restarted'
   | 'redlock-minority'
   | 'etcd-leader-kill'
   | 'proxy-faults'
