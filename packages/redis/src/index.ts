@@ -11,3 +11,5 @@ export { RedisReadWriteLock, type RedisReadWriteLockOptions } from './rw/redis-r
 export { RedisSemaphore, type RedisSemaphoreOptions } from './semaphore/redis-semaphore.js';
 export type { RedisClaimOptions } from './claims/options.js';
 export { redisClaimKeys, type RedisClaimKeys } from './claims/keys.js';
+export { RedisElection, defaultRedisElectionOptions, type RedisElectionOptions } from './election/redis-election.js';
+export { redisElectionKeys, type ElectionKeys as RedisElectionKeys } from './election/keys.js';
