@@ -28,3 +28,4 @@ export type { PooledLease } from './lease-pool.js';
  * ```
  */
 export type EtcdLockBase = EtcdLock | EtcdMutex;
+export { EtcdElection, type EtcdElectionOptions } from './election/etcd-election.js';
