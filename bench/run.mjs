@@ -2,7 +2,9 @@
 // smoke test under a minute). dlock's backends against the raw protocol and the Node peers, in
 // one run, against servers started here by @dlock/testkit (127.0.0.1, stopped at the end).
 // Writes bench/results/<date>[-full].json and bench/RESULTS.md (--full: RESULTS-full.md; --quick: a temp dir), and prints
-// the markdown. Options: --only=uncontended,hot,etcd-hot,redlock,watchdog,registration
+// the markdown. Options: --only=uncontended,hot,etcd-hot,redlock,watchdog,registration,postgres
+// (a run of some sections writes RESULTS-<sections>.md and results/<date>[-profile]-<sections>.json,
+// so that it never overwrites the complete RESULTS.md)
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +16,7 @@ import { profiles } from './src/profile.mjs';
 import { addRatios, writeReport } from './src/report.mjs';
 import { startServers } from './src/servers.mjs';
 import { etcdVersion } from './src/stats/etcd-metrics.mjs';
+import { postgresVersion } from './src/stats/postgres-version.mjs';
 import { redisVersion } from './src/stats/redis-info.mjs';
 import { libraryVersions, machine } from './src/versions.mjs';
 
@@ -23,7 +26,7 @@ const flag = (name) => args.includes(`--${name}`);
 const option = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const unknown = args.filter((a) => !/^--(quick|full|only=.+|out=.+)$/.test(a));
 if (unknown.length > 0 || (flag('quick') && flag('full'))) {
-  console.error(`usage: node bench/run.mjs [--quick | --full] [--only=uncontended,hot,etcd-hot,redlock,watchdog,registration] [--out=dir]`);
+  console.error(`usage: node bench/run.mjs [--quick | --full] [--only=uncontended,hot,etcd-hot,redlock,watchdog,registration,postgres] [--out=dir]`);
   process.exit(2);
 }
 const profileName = flag('quick') ? 'quick' : flag('full') ? 'full' : 'default';
@@ -35,6 +38,7 @@ const needs = {
   redis: sections.some((s) => ['uncontended', 'hot', 'watchdog', 'registration'].includes(s.id)),
   redisNodes: sections.some((s) => ['redlock', 'registration'].includes(s.id)),
   etcd: sections.some((s) => ['uncontended', 'etcd-hot', 'registration'].includes(s.id)),
+  postgres: sections.some((s) => s.id === 'postgres'),
 };
 
 const started = Date.now();
@@ -95,7 +99,7 @@ const result = {
   profileName,
   profile,
   machine: machine(),
-  versions: { node: process.version, redisServer: 'not started', etcd: 'not started', libraries: libraryVersions() },
+  versions: { node: process.version, redisServer: 'not started', etcd: 'not started', postgres: 'not started', libraries: libraryVersions() },
   servers: {},
   caveat: '',
   sections: [],
@@ -115,6 +119,7 @@ try {
     c.disconnect();
   }
   if (ctx.env.etcdEndpoint) result.versions.etcd = await etcdVersion(ctx.env.etcdEndpoint).catch((e) => `unknown (${errorText(e)})`);
+  if (ctx.env.postgresUrl) result.versions.postgres = await postgresVersion(ctx.env.postgresUrl).catch((e) => `unknown (${errorText(e)})`);
 
   for (const section of sections) {
     try {
@@ -141,9 +146,11 @@ result.caveat =
 
 const day = result.date.slice(0, 10);
 const outDir = option('out') ?? (profileName === 'quick' ? path.join(os.tmpdir(), 'dlock-bench-quick') : benchDir);
-const jsonPath = path.join(outDir, 'results', `${day}${profileName === 'default' ? '' : `-${profileName}`}.json`);
+// A run of some sections (--only) names them, so it does not overwrite the complete results.
+const part = only ? `-${[...new Set(only)].join('+')}` : '';
+const jsonPath = path.join(outDir, 'results', `${day}${profileName === 'default' ? '' : `-${profileName}`}${part}.json`);
 // The full profile keeps its own markdown, so `pnpm bench` does not overwrite the peers' retry sweeps.
-const markdownPath = path.join(outDir, profileName === 'full' ? 'RESULTS-full.md' : 'RESULTS.md');
+const markdownPath = path.join(outDir, `${profileName === 'full' ? 'RESULTS-full' : 'RESULTS'}${part}.md`);
 result.jsonFile = path.relative(outDir, jsonPath);
 addRatios(result);
 const markdown = writeReport(result, { jsonPath, markdownPath });

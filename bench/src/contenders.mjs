@@ -21,6 +21,18 @@ export const contenders = {
   },
   'raw-etcd': { kind: 'raw', server: 'etcd', label: () => 'raw: txn put + delete, shared lease', create: rawEtcd },
   'raw-etcd-queue': { kind: 'raw', server: 'etcd', label: () => 'raw: revision queue, shared lease', create: rawEtcdQueue },
+  'raw-postgres': {
+    kind: 'raw',
+    server: 'postgres',
+    label: (variant) => (variant === undefined || variant === 'default' ? "raw: dlock's INSERT ... ON CONFLICT + UPDATE, no library" : "raw: INSERT ... ON CONFLICT polling loop"),
+    create: async (o) => (await import('./raw/postgres.mjs')).rawPostgres(o),
+  },
+  'raw-postgres-advisory': {
+    kind: 'raw',
+    server: 'postgres',
+    label: () => 'raw: pg_advisory_lock, a connection per waiter',
+    create: async (o) => (await import('./raw/postgres.mjs')).rawPostgresAdvisory(o),
+  },
   'raw-redlock': { kind: 'raw', server: 'redisNodes', label: () => 'raw: quorum SET NX PX + pub/sub', create: rawRedlock },
 
   'dlock-redis': {
@@ -48,6 +60,14 @@ export const contenders = {
     pkg: '@dlock/redlock',
     label: (variant) => (variant === 'nofence' ? "dlock Redlock (fencing 'none')" : 'dlock Redlock'),
     create: async (o) => (await import('./dlock/redlock.mjs')).dlockRedlock(o),
+  },
+
+  'dlock-postgres': {
+    server: 'postgres',
+    kind: 'dlock',
+    pkg: '@dlock/postgres',
+    label: (variant) => (variant === 'nohandover' ? 'dlock PostgresLock (maxLocalHandOvers 0)' : 'dlock PostgresLock'),
+    create: async (o) => (await import('./dlock/postgres.mjs')).dlockPostgres(o),
   },
 
   redlock4: {
@@ -92,11 +112,13 @@ export const contenders = {
 export function settingsText(id, variant) {
   const m = /^retry:(.+)$/.exec(variant ?? '');
   if (m) return `retry ${m[1]} ms`;
+  const poll = /^poll:(.+)$/.exec(variant ?? '');
+  if (poll) return `poll every ${poll[1]} ms`;
   if (id === 'etcd3-lock') return 'retry 10 ms';
   return contenders[id].kind === 'peer' ? 'defaults' : '';
 }
 
-/** The server kind a contender spec needs: 'redis', 'redisNodes' (Redlock) or 'etcd'. */
+/** The server kind a contender spec needs: 'redis', 'redisNodes' (Redlock), 'etcd' or 'postgres'. */
 export function serverOf(spec) {
   return spec.nodes ? 'redisNodes' : contenders[spec.id].server;
 }

@@ -131,5 +131,32 @@ export function plan(p) {
         }),
     },
     { id: 'registration', run: (ctx) => registration(ctx) },
+    {
+      id: 'postgres',
+      run: (ctx) =>
+        uncontended(ctx, {
+          id: 'uncontended-postgres',
+          title: '7a. Uncontended, PostgreSQL',
+          rows: [rowOf({ id: 'raw-postgres' }, true), rowOf({ id: 'dlock-postgres' })],
+        }),
+    },
+    {
+      id: 'postgres',
+      run: (ctx) =>
+        hotKey(ctx, {
+          id: 'hot-postgres',
+          title: '7b. Hot key, PostgreSQL',
+          description:
+            '32 workers in 2 processes on one key, empty critical section; pg_advisory_lock holds a connection per waiter (32), ' +
+            'the others a pg.Pool of 10 per process (PostgresLock also its LISTEN connection)',
+          groups: hotGroups,
+          rows: [
+            rowOf({ id: 'raw-postgres-advisory' }, true),
+            rowOf({ id: 'dlock-postgres' }),
+            rowOf({ id: 'dlock-postgres', variant: 'nohandover' }),
+            ...p.postgresPollSweep.map((ms) => rowOf({ id: 'raw-postgres', variant: `poll:${ms}` })),
+          ],
+        }),
+    },
   ];
 }

@@ -90,6 +90,7 @@ export function toMarkdown(result) {
       `| node | ${m.node} |`,
       `| redis-server | ${v.redisServer} |`,
       `| etcd | ${v.etcd} |`,
+      ...(v.postgres === undefined ? [] : [`| PostgreSQL | ${v.postgres} |`]),
       ...Object.entries(v.libraries).map(([name, ver]) => `| ${name} | ${ver} |`),
     ].join('\n'),
   );

@@ -1,10 +1,11 @@
 // The servers of one bench run, started by @dlock/testkit on free 127.0.0.1 ports and stopped at
 // the end: one redis (single-node rows), five independent redis (Redlock rows use the first 3 or
-// all 5), one etcd. A server that cannot start leaves its rows "skipped" with the reason.
+// all 5), one etcd, one PostgreSQL. A server that cannot start leaves its rows "skipped" with the
+// reason.
 import { errorText } from './measure.mjs';
 
 /**
- * Starts what `needs` asks for ({ redis, redisNodes, etcd }). Resolves to
+ * Starts what `needs` asks for ({ redis, redisNodes, etcd, postgres }). Resolves to
  * `{ env, missing, mode, stop }`: `env` is what contenders connect to (plain data, sent to child
  * processes), `missing` maps a server kind to why it is not there.
  */
@@ -14,7 +15,7 @@ export async function startServers(needs) {
     testkit = await import('@dlock/testkit');
   } catch (error) {
     const why = `@dlock/testkit could not be loaded (${errorText(error)}); build it with pnpm --filter @dlock/testkit build`;
-    return { env: {}, missing: { redis: why, redisNodes: why, etcd: why }, mode: 'none', stop: async () => {} };
+    return { env: {}, missing: { redis: why, redisNodes: why, etcd: why, postgres: why }, mode: 'none', stop: async () => {} };
   }
   const started = [];
   const env = {};
@@ -36,6 +37,7 @@ export async function startServers(needs) {
     attempt('redis', () => testkit.startRedis(), (s) => ({ redisUrl: s.url })),
     attempt('redisNodes', () => testkit.startRedisNodes(5), (g) => ({ redisNodeUrls: g.map((s) => s.url) })),
     attempt('etcd', () => testkit.startEtcd(), (s) => ({ etcdEndpoint: s.endpoint })),
+    attempt('postgres', () => testkit.startPostgres(), (s) => ({ postgresUrl: s.url })),
   ]);
   let mode = 'unknown';
   try {

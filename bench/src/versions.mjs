@@ -27,6 +27,7 @@ export const libraries = [
   ...dlockPackages,
   'ioredis',
   'etcd3',
+  'pg',
   'redlock4',
   'redlock5',
   '@sesamecare-oss/redlock',

@@ -7,7 +7,8 @@ import { errorText, interleaved, medianFields } from '../measure.mjs';
 /** Why `spec` cannot run in this bench run, or undefined. */
 export async function skipReason(ctx, spec) {
   const server = serverOf(spec);
-  if (ctx.env[server === 'redis' ? 'redisUrl' : server === 'etcd' ? 'etcdEndpoint' : 'redisNodeUrls'] === undefined) {
+  const envKey = { redis: 'redisUrl', etcd: 'etcdEndpoint', redisNodes: 'redisNodeUrls', postgres: 'postgresUrl' }[server];
+  if (ctx.env[envKey] === undefined) {
     return `no ${server === 'redisNodes' ? 'Redlock redis nodes' : server} server: ${ctx.missing[server] ?? 'not started'}`;
   }
   return unavailable(spec.id);

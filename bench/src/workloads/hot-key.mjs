@@ -1,4 +1,4 @@
-// Workloads 2, 3 and 4b: many workers on one key with an empty critical section, split over two
+// Workloads 2, 3, 4b and 7b: many workers on one key with an empty critical section, split over two
 // processes (this one and the bench child): hand-offs per second within the window (see
 // hot-loop.mjs: a re-take by the worker that just released is not a hand-off), the time those
 // hand-offs waited (p50/p99, waits still open at the window's end included), and with `etcd` the

@@ -1,4 +1,4 @@
-// Workloads 1 and 4a: lock+unlock pairs per second on distinct keys (nobody ever waits), at
+// Workloads 1, 4a and 7a: lock+unlock pairs per second on distinct keys (nobody ever waits), at
 // concurrency 1 and 64, in one process. All rows of a round are open at once and measured in
 // short slices taken in turns (row A 100 ms, row B 100 ms, ..., again), so that the machine's
 // background load falls on every row alike; a row's figure is its pairs over its own time.

@@ -9,7 +9,7 @@
 // and its registrations per second. Servers come from REDIS_URL, REDLOCK_URLS (comma-separated)
 // and ETCD_ENDPOINTS (comma-separated), defaulting to the ports of docker-compose.yml; a
 // strategy whose server does not answer is skipped and listed. DATABASE_URL switches the store
-// from an in-process table to PostgreSQL.
+// from an in-process table to PostgreSQL and runs the PostgreSQL lock in that same database.
 //
 // Exits 1 if a strategy that claims exclusion left a duplicate or lost a registration.
 import { randomUUID } from 'node:crypto';
@@ -45,12 +45,13 @@ const unavailable = {
   redis: redisDown && `no Redis at ${redisDown}`,
   redlock: redlockDown && `runs only when every node of REDLOCK_URLS answers; ${redlockDown}`,
   etcd: etcd.healthy.length === 0 && `no etcd at ${etcd.failures.join(', ')}`,
+  postgres: !process.env.DATABASE_URL && 'DATABASE_URL is not set (the lock table goes into that database, next to the systems)',
 };
 
 // PostgreSQL: one table for every strategy (each uses fresh systemUUIDs). In-process: a fresh table each.
 const sharedStore = process.env.DATABASE_URL ? await PgSystemStore.connect(process.env.DATABASE_URL) : undefined;
 
-const all = strategies(config, { instances: INSTANCES });
+const all = strategies({ ...config, databaseUrl: process.env.DATABASE_URL }, { instances: INSTANCES });
 const runnable = all.filter((s) => !s.needs || !unavailable[s.needs]);
 const skipped = all.filter((s) => s.needs && unavailable[s.needs]);
 
@@ -61,7 +62,8 @@ console.log(
 console.log(`store: ${(sharedStore ?? new SystemStore()).description}`);
 console.log(`servers: Redis ${redisDown ? '-' : redact(config.redisUrl)}; ` +
   `Redlock ${redlockDown ? '-' : config.redlockUrls.map(redact).join(',')}; ` +
-  `etcd ${etcd.healthy.length ? etcd.healthy.join(',') : '-'}\n`);
+  `etcd ${etcd.healthy.length ? etcd.healthy.join(',') : '-'}; ` +
+  `PostgreSQL ${process.env.DATABASE_URL ? redact(process.env.DATABASE_URL) : '-'}\n`);
 
 const header = `${'strategy'.padEnd(30)} ${'instances'.padStart(9)} ${'duplicates'.padStart(10)} ${'registered'.padStart(12)} ${'regs/s'.padStart(8)}`;
 console.log(header);
@@ -91,10 +93,15 @@ await sharedStore?.close();
 if (skipped.length > 0) {
   console.log('\nskipped (server not reachable):');
   for (const s of skipped) console.log(`  ${s.name}: ${unavailable[s.needs]}`);
-  console.log(
-    '  To run them: `docker compose up -d --wait` in the repository root (Redis on 6379, Redlock nodes on 6380-6384,\n' +
-      '  etcd on 2379/22379/32379), or point REDIS_URL, REDLOCK_URLS and ETCD_ENDPOINTS at your own servers.',
-  );
+  if (skipped.some((s) => s.needs !== 'postgres')) {
+    console.log(
+      '  To run them: `docker compose up -d --wait` in the repository root (Redis on 6379, Redlock nodes on 6380-6384,\n' +
+        '  etcd on 2379/22379/32379), or point REDIS_URL, REDLOCK_URLS and ETCD_ENDPOINTS at your own servers.',
+    );
+  }
+  if (skipped.some((s) => s.needs === 'postgres')) {
+    console.log('  For the PostgreSQL lock: DATABASE_URL=postgres://user:pass@127.0.0.1:5432/db (store and lock in that database).');
+  }
 }
 
 if (failures.length > 0) {

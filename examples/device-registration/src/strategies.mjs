@@ -3,18 +3,26 @@
 // the distributed locks get one client per instance, as separate processes would.
 import { KeyedMutex, LockService, MemoryLock, SingleFlight } from '@dlock/core';
 import { EtcdMutex } from '@dlock/etcd';
+import { PostgresLock } from '@dlock/postgres';
 import { RedisLock } from '@dlock/redis';
 import { Redlock } from '@dlock/redlock';
 import { registerDevice, registerDeviceLocked } from './register.mjs';
 
 const lockOptions = { ttl: 5_000, waitTimeout: 30_000 };
 
-/** A strategy whose instances are dlock `LockService`s over `makeLock()`. */
-function lockServices(makeLock, serviceOptions = {}) {
+/**
+ * A strategy whose instances are dlock `LockService`s over `makeLock()`; `prepare(lock)` runs once
+ * on the first instance's lock before the warm-up (PostgreSQL: create the lock table).
+ */
+function lockServices(makeLock, serviceOptions = {}, prepare = undefined) {
   return (instances) => {
-    const services = Array.from({ length: instances }, () => new LockService(makeLock(), serviceOptions));
+    const locks = Array.from({ length: instances }, () => makeLock());
+    const services = locks.map((lock) => new LockService(lock, serviceOptions));
     return {
-      warmUp: () => Promise.all(services.map((s) => s.isLocked('warm-up'))),
+      async warmUp() {
+        await prepare?.(locks[0]);
+        await Promise.all(services.map((s) => s.isLocked('warm-up')));
+      },
       register: (instance, store, device) => registerDeviceLocked(services[instance], store, device, lockOptions),
       close: () => Promise.all(services.map((s) => s.close())),
     };
@@ -23,10 +31,10 @@ function lockServices(makeLock, serviceOptions = {}) {
 
 /**
  * `exclusive`: the strategy claims one system record per systemUUID for this burst; a duplicate
- * is a failure. `needs`: which server it needs (`redis`, `redlock`, `etcd`), if any.
+ * is a failure. `needs`: which server it needs (`redis`, `redlock`, `etcd`, `postgres`), if any.
  * `setup(instances)` returns `{ register(instance, store, device), close(), warmUp?() }`.
  */
-export function strategies({ redisUrl, redlockUrls, etcdEndpoints }, { instances = 3 } = {}) {
+export function strategies({ redisUrl, redlockUrls, etcdEndpoints, databaseUrl }, { instances = 3 } = {}) {
   return [
     {
       name: 'no lock',
@@ -106,6 +114,19 @@ export function strategies({ redisUrl, redlockUrls, etcdEndpoints }, { instances
       exclusive: true,
       needs: 'etcd',
       setup: lockServices(() => new EtcdMutex({ hosts: etcdEndpoints }, { prefix: 'dlock-example/' })),
+    },
+    {
+      // The lock in the same database as the systems table: no other shared server at all. Each
+      // instance has its own pool and LISTEN connection; the lock table is created once.
+      name: 'PostgreSQL lock',
+      instances,
+      exclusive: true,
+      needs: 'postgres',
+      setup: lockServices(
+        () => new PostgresLock(databaseUrl, { table: 'dlock_example_locks' }),
+        {},
+        (lock) => lock.migrate(),
+      ),
     },
     {
       name: `Redlock (${redlockUrls.length} nodes)`,

@@ -1,7 +1,16 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort, startEtcd, startRedis, startRedisNodes, type EtcdServer, type RedisServer } from '@dlock/testkit';
+import {
+  freePort,
+  startEtcd,
+  startPostgres,
+  startRedis,
+  startRedisNodes,
+  type EtcdServer,
+  type PostgresServer,
+  type RedisServer,
+} from '@dlock/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -42,7 +51,7 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 const inProcessLocked = ['KeyedMutex (in-process)', 'SingleFlight (in-process)', 'MemoryLock (in-process)'];
-const distributed = ['Redis lock', 'Redis lock + coalescing', 'etcd mutex', 'Redlock (3 nodes)'];
+const distributed = ['Redis lock', 'Redis lock + coalescing', 'etcd mutex', 'PostgreSQL lock', 'Redlock (3 nodes)'];
 
 describe('device-registration compare (pnpm --filter @dlock/example-device-registration compare)', () => {
   it('with no server: runs the in-process strategies, says what it skipped and how to enable it', async () => {
@@ -65,33 +74,38 @@ describe('device-registration compare (pnpm --filter @dlock/example-device-regis
       expect(table.has(name), name).toBe(false);
       expect(stdout).toMatch(new RegExp(`^  ${name.replace(/[+()]/g, '\\$&')}: .*ECONNREFUSED`, 'm'));
     }
+    expect(table.has('PostgreSQL lock')).toBe(false);
+    expect(stdout).toMatch(/^  PostgreSQL lock: DATABASE_URL is not set/m);
     expect(stdout).toContain('skipped (server not reachable):');
     expect(stdout).toContain('docker compose up -d');
     expect(stdout).toContain('REDIS_URL, REDLOCK_URLS and ETCD_ENDPOINTS');
+    expect(stdout).toContain('For the PostgreSQL lock: DATABASE_URL=');
   });
 
-  describe('with Redis, 3 Redis nodes and etcd from the testkit', () => {
+  describe('with Redis, 3 Redis nodes, etcd and PostgreSQL from the testkit', () => {
     let redis: RedisServer;
     let nodes: RedisServer[] & { stop(): Promise<void> };
     let etcd: EtcdServer;
+    let postgres: PostgresServer;
 
     beforeAll(async () => {
-      [redis, nodes, etcd] = await Promise.all([startRedis(), startRedisNodes(3), startEtcd()]);
+      [redis, nodes, etcd, postgres] = await Promise.all([startRedis(), startRedisNodes(3), startEtcd(), startPostgres()]);
     });
     afterAll(async () => {
-      await Promise.all([redis?.stop(), nodes?.stop(), etcd?.stop()]);
+      await Promise.all([redis?.stop(), nodes?.stop(), etcd?.stop(), postgres?.stop()]);
     });
 
     it('every locked strategy, distributed ones included, leaves no duplicate', async () => {
       const { stdout } = await run(process.execPath, [compare], {
         timeout: 45_000,
-        env: cleanEnv({
-          REDIS_URL: redis.url,
-          REDLOCK_URLS: nodes.map((n) => n.url).join(','),
-          ETCD_ENDPOINTS: etcd.endpoint,
-        }),
+        env: {
+          ...cleanEnv({ REDIS_URL: redis.url, REDLOCK_URLS: nodes.map((n) => n.url).join(','), ETCD_ENDPOINTS: etcd.endpoint }),
+          // The store and the PostgreSQL lock in one database (its table has no unique constraint).
+          DATABASE_URL: postgres.url,
+        },
       });
       const table = rows(stdout);
+      expect(stdout).toMatch(/^store: PostgreSQL /m);
       expect(stdout).not.toContain('skipped');
       expect(table.get('no lock')!.duplicates).toBeGreaterThan(0);
       for (const name of [...inProcessLocked, ...distributed]) {
