@@ -167,7 +167,7 @@ export class LockService<L extends LockPrimitive = DistributedLock> implements A
 
   /** What the coalescing lock needs to know of a caller (see `CoalescedCaller`). */
   #caller(options: WithLockOptions): CoalescedCaller {
-    return { autoRenew: options.autoRenew ?? this.#autoRenew, renewObserver: () => this.#renewObserver(performance.now()) };
+    return { autoRenew: options.autoRenew ?? this.#autoRenew, endsTurns: true, renewObserver: () => this.#renewObserver(performance.now()) };
   }
 
   #emit(event: LockEvent): void {

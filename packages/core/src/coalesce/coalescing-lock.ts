@@ -14,6 +14,12 @@ import { LeaseView, SharedLease, type LeaseRequest, type TurnOwner } from './sha
  */
 export interface CoalescedCaller {
   readonly autoRenew: boolean;
+  /**
+   * The runner ends every turn through `unlock()`, also when its function released the handle
+   * itself: such a release gives the backend lock back but keeps the local key until then (the
+   * next local caller starts when the function has returned).
+   */
+  readonly endsTurns?: boolean;
   readonly renewObserver?: () => RenewObserver;
 }
 
@@ -79,7 +85,7 @@ export class CoalescingLock implements DistributedLock, AsyncDisposable, TurnOwn
         releaseLocal();
         return null;
       }
-      return this.#newLease(handle, request(options, caller), caller).open(this, releaseLocal);
+      return this.#newLease(handle, request(options, caller), caller).open(this, releaseLocal, caller.endsTurns === true);
     } catch (error) {
       releaseLocal();
       throw error;
@@ -144,13 +150,15 @@ export class CoalescingLock implements DistributedLock, AsyncDisposable, TurnOwn
    */
   async endTurn(view: LeaseView, passOn: boolean): Promise<void> {
     const lease = view.lease;
+    // A release from inside a runner's function: the runner ends the turn (and frees the key) later.
+    const keepLocal = !passOn && view.runnerEndsTurn;
     const lost = view.ended ? undefined : lease.lostError();
     if (lost !== undefined) {
       view.finish(lost);
       void lease.end().catch(() => undefined); // stops the renewals; nothing is left to unlock
     }
     if (view.ended) {
-      view.releaseLocal();
+      if (!keepLocal) view.releaseLocal();
       view.assertHeld(); // throws the LockNotHeldError that says why
     }
     if (passOn && this.#passOn(view)) return;
@@ -161,7 +169,7 @@ export class CoalescingLock implements DistributedLock, AsyncDisposable, TurnOwn
     } finally {
       view.finish(lease.lostError() ?? 'released');
       if (bounded) this.#yieldTo(view.key, performance.now() - releaseStarted, view.releaseLocal);
-      else view.releaseLocal();
+      else if (!keepLocal) view.releaseLocal();
     }
   }
 
@@ -175,7 +183,7 @@ export class CoalescingLock implements DistributedLock, AsyncDisposable, TurnOwn
     const parked = this.#parked.get(key);
     if (parked !== undefined) {
       this.#parked.delete(key);
-      if (!options.signal?.aborted && parked.suits(asked)) return parked.open(this, releaseLocal);
+      if (!options.signal?.aborted && parked.suits(asked)) return parked.open(this, releaseLocal, caller.endsTurns === true);
       // Its release error, if any, is the backend's: the acquire below meets and reports it.
       await parked.end().catch(() => undefined);
     }
@@ -188,7 +196,7 @@ export class CoalescingLock implements DistributedLock, AsyncDisposable, TurnOwn
     // Time spent queued locally counts against the caller's waitTimeout.
     const rest = options.waitTimeout === undefined ? options : { ...options, waitTimeout: Math.max(0, left()) };
     const handle = await this.inner.lock(key, rest);
-    return this.#newLease(handle, asked, caller).open(this, releaseLocal);
+    return this.#newLease(handle, asked, caller).open(this, releaseLocal, caller.endsTurns === true);
   }
 
   #newLease(handle: LockHandle, asked: LeaseRequest, caller: CoalescedCaller): SharedLease {

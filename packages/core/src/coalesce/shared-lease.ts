@@ -67,8 +67,8 @@ export class SharedLease {
    * Starts the next turn: a view for the caller now holding the key locally (`releaseLocal`
    * gives the local key up, or hands it to the next local caller).
    */
-  open(owner: TurnOwner, releaseLocal: () => void): LeaseView {
-    const view = new LeaseView(this, this.handOvers > 0, owner, releaseLocal);
+  open(owner: TurnOwner, releaseLocal: () => void, runnerEndsTurn = false): LeaseView {
+    const view = new LeaseView(this, this.handOvers > 0, owner, releaseLocal, runnerEndsTurn);
     this.current = view;
     return view;
   }
@@ -170,6 +170,8 @@ export class LeaseView implements LockHandle {
     private readonly owner: TurnOwner,
     /** Gives the local key up or hands it on (idempotent: a second call does nothing). */
     readonly releaseLocal: () => void,
+    /** A runner ends this turn through `unlock()` (see `CoalescedCaller.endsTurns`). */
+    readonly runnerEndsTurn = false,
   ) {}
 
   get key(): string {

@@ -93,8 +93,8 @@ export class KeyedMutex {
       for (;;) {
         // Once granted, the key is this caller's: a later abort or timeout changes nothing.
         await ticket.sleep(deadline - performance.now(), signal);
-        const release = await ticket.takeGrant();
-        if (release !== null) return release;
+        const release = ticket.takeGranted();
+        if (release !== undefined) return release;
         if (performance.now() >= deadline) throw new LockAcquireTimeoutError(key, waitTimeout ?? 0);
       }
     } finally {
