@@ -34,8 +34,10 @@ export {
   type DriverHost,
   type HeldLock,
   type LockDriver,
+  type Pace,
   type QueueWait,
   type ReleaseFeed,
+  type RenewManyOptions,
 } from './engine/driver.js';
 export {
   baseLockOptionNames,
@@ -48,7 +50,13 @@ export {
 export { KeyQueue, QueueTicket } from './engine/key-queue.js';
 export { Outage } from './engine/outage.js';
 export { Handle } from './handle.js';
-export { Watchdog, type RenewOutcome } from './engine/watchdog.js';
+export {
+  DEFAULT_WATCHDOG_SLICE_MS,
+  Watchdog,
+  type RenewBatch,
+  type RenewOutcome,
+  type WatchdogOptions,
+} from './engine/watchdog.js';
 export { autoRenewOf, renewOnTimer } from './renew-timer.js';
 export { monotonicClock, type Clock } from './clock.js';
 export { abortableDelay, MAX_TIMER_DELAY, timerDelay, withJitter } from './sleep.js';

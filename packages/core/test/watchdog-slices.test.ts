@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { Handle, MemoryLockStore, Watchdog } from '../src/index.js';
+import {
+  EXCLUSIVE,
+  Handle,
+  LockEngine,
+  MemoryClaimDriver,
+  MemoryClaimStore,
+  MemoryDriver,
+  MemoryLockStore,
+  Watchdog,
+  type HeldLock,
+  type RenewManyOptions,
+} from '../src/index.js';
 import type { HandleOwner } from '../src/handle.js';
 import type { Pace, RenewOutcome } from '../src/engine/watchdog.js';
 
@@ -190,5 +201,59 @@ describe('Watchdog slices', () => {
     const batch = async () => [];
     expect(() => new Watchdog(batch, undefined, undefined, { sliceMs: 0 })).toThrow(TypeError);
     expect(() => new Watchdog(batch, undefined, undefined, { sliceMs: Number.NaN })).toThrow(/sliceMs must be a number > 0/);
+  });
+});
+
+describe('the tick\'s pace reaches the driver', () => {
+  /** A pace that counts its calls and yields every 50th. */
+  function countingPace(): { pace: Pace; calls: () => number } {
+    let calls = 0;
+    return {
+      pace: () => (++calls % 50 === 0 ? new Promise<void>((resolve) => setImmediate(resolve)) : undefined),
+      calls: () => calls,
+    };
+  }
+
+  it('the engine hands the watchdog\'s pace to renewMany once per tick, with every handle due', async () => {
+    const seen: Array<{ locks: number; pace: unknown }> = [];
+    class PacedDriver extends MemoryDriver {
+      override renewMany(locks: readonly HeldLock<undefined>[], options?: RenewManyOptions): Promise<Array<boolean | Error>> {
+        seen.push({ locks: locks.length, pace: options?.pace });
+        return super.renewMany(locks, options);
+      }
+    }
+    const lock = new LockEngine(new PacedDriver(new MemoryLockStore()), {}, { names: [], what: 'test' });
+    const handles = await Promise.all(Array.from({ length: 300 }, (_, i) => lock.lock(`k${i}`, { ttl: 300 })));
+    handles.forEach((h) => lock.autoRenew(h));
+    await sleep(250); // a tick at ~100 ms and one at ~200 ms
+    expect(seen.length).toBeGreaterThanOrEqual(1);
+    expect(seen.every((s) => s.locks === 300 && typeof s.pace === 'function')).toBe(true);
+    expect(handles.every((h) => h.held)).toBe(true);
+    await lock.close();
+  });
+
+  it('the memory drivers call pace per lock and keep each lock\'s result', async () => {
+    const store = new MemoryLockStore();
+    const driver = new MemoryDriver(store);
+    const locks = Array.from({ length: 200 }, (_, i) => {
+      const r = store.acquire(`k${i}`, `t${i}`, 60_000);
+      if (!('fence' in r)) throw new Error('taken');
+      return new Handle<undefined>(owner, `k${i}`, i === 120 ? 'not-the-holder' : `t${i}`, r.fence, 1_000, performance.now() + 1_000, undefined);
+    });
+    const a = countingPace();
+    const results = await driver.renewMany(locks, { pace: a.pace });
+    expect(a.calls()).toBe(200);
+    expect(results.filter((r) => r === true)).toHaveLength(199);
+    expect(results[120]).toBe(false);
+
+    const claims = new MemoryClaimDriver(new MemoryClaimStore(), ['exclusive', 'shared']);
+    const held = Array.from({ length: 120 }, (_, i) => {
+      const r = claims.store.acquire(`c${i}`, `t${i}`, 60_000, EXCLUSIVE, false, 5_000);
+      if (!('fence' in r)) throw new Error('taken');
+      return new Handle<undefined>(owner, `c${i}`, `t${i}`, r.fence, 1_000, performance.now() + 1_000, undefined);
+    });
+    const b = countingPace();
+    expect(await claims.renewMany(held, { pace: b.pace })).toEqual(held.map(() => true));
+    expect(b.calls()).toBe(120);
   });
 });

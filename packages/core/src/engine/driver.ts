@@ -17,6 +17,33 @@ export const EXCLUSIVE: Claim = Object.freeze({ kind: 'exclusive' });
 /** The claim of a read-write lock's readers. */
 export const SHARED: Claim = Object.freeze({ kind: 'shared' });
 
+/**
+ * Cooperative yielding within one watchdog tick. Call it between units of work (every lock, or
+ * every few dozen): once the running slice has used its time budget it returns a promise that
+ * resolves on a later turn of the event loop (`setImmediate`, after pending I/O), and otherwise
+ * `undefined` (a hot loop skips the `await` then; `await pace()` works either way). One `Pace`
+ * serves a whole tick, so the budget is shared by the watchdog, the engine and the driver.
+ *
+ * @example
+ * ```ts
+ * for (let i = 0; i < locks.length; i++) {
+ *   encode(locks[i]);
+ *   const turn = pace();
+ *   if (turn !== undefined) await turn;
+ * }
+ * ```
+ */
+export type Pace = () => Promise<void> | undefined;
+
+/** Options of {@link LockDriver.renewMany}. */
+export interface RenewManyOptions {
+  /**
+   * The tick's {@link Pace}: await it between units of work. Absent outside a watchdog tick
+   * (nothing to yield to then).
+   */
+  readonly pace?: Pace | undefined;
+}
+
 /** The kinds of {@link Claim}. */
 export type ClaimKind = Claim['kind'];
 
@@ -217,8 +244,13 @@ export interface LockDriver<D> {
   release(lock: HeldLock<D>): Promise<boolean>;
   /** Owner-checked extension to `ttl` ms: `true` if still ours, `false` if lost. */
   renew(lock: HeldLock<D>, ttl: number): Promise<boolean>;
-  /** Renews many locks to their own `ttl` at once (one round trip where it can). One result per lock: renewed, lost, or an error. */
-  renewMany(locks: readonly HeldLock<D>[]): Promise<Array<boolean | Error>>;
+  /**
+   * Renews many locks to their own `ttl` at once (one round trip where it can). One result per
+   * lock, in order: renewed, lost, or an error. The watchdog calls it once per tick with every
+   * lock due; a driver that loops over thousands of locks (building the request, reading the
+   * replies) awaits `options.pace` between units of work, so the tick yields to the event loop.
+   */
+  renewMany(locks: readonly HeldLock<D>[], options?: RenewManyOptions): Promise<Array<boolean | Error>>;
   /**
    * The engine stopped tracking `lock` because it was lost (expired here, or found gone): free
    * what the driver keeps for it, and give the key back if it may still be ours (owner-checked,

@@ -6,7 +6,7 @@ import {
   LockLostError,
 } from '../errors.js';
 import { Handle, type HandleOwner } from '../handle.js';
-import type { AcquireResult, Claim, HeldLock, LockDriver } from './driver.js';
+import type { AcquireResult, Claim, HeldLock, LockDriver, Pace } from './driver.js';
 import { HeldSet } from './held-set.js';
 import { KeyQueue } from './key-queue.js';
 import { Outage } from './outage.js';
@@ -39,7 +39,7 @@ export class EngineCore<D> {
   ) {
     this.held = new HeldSet<D>(options.clock, (h) => this.reportLost(h, 'its lease expired before it was renewed'));
     this.watch = new ReleaseWatch(driver.features.releaseFeed, options.maxRetryDelay);
-    this.watchdog = new Watchdog<D>((handles) => this.renewHandles(handles), options.clock);
+    this.watchdog = new Watchdog<D>((handles, pace) => this.renewHandles(handles, pace), options.clock);
     this.ordersClaims = driver.features.claims.some((kind) => kind !== 'exclusive');
   }
 
@@ -213,33 +213,48 @@ export class EngineCore<D> {
     this.held.arm(h);
   }
 
-  /** The watchdog's batch: one `renewMany` for every handle due. */
-  async renewHandles(handles: Array<Handle<D>>): Promise<RenewOutcome[]> {
+  /**
+   * The watchdog's batch: one `renewMany` for every handle due. `pace` is the tick's: the driver
+   * yields with it while it builds the request and reads the replies, and so does the loop
+   * below that applies the results (thousands of handles per tick).
+   */
+  async renewHandles(handles: Array<Handle<D>>, pace: Pace = noPace): Promise<RenewOutcome[]> {
     const startedAt = this.now();
     let results: Array<boolean | Error>;
     try {
-      results = await this.driver.renewMany(handles);
+      results = await this.driver.renewMany(handles, { pace });
     } catch (error) {
       results = handles.map(() => (error instanceof Error ? error : new Error(String(error))));
     }
-    return handles.map((h, i) => {
-      const r = results[i] ?? new Error('no renewal result');
-      if (r === true) {
-        if (h.held) this.refresh(h, h.ttl, startedAt);
-        this.held.notify(h, (o) => o.renewed?.(h));
-        return 'renewed';
-      }
-      if (r === false) {
-        this.reportLost(h, 'the watchdog found the lock gone');
-        return 'lost';
-      }
-      // Transient: retried until validUntil; the expiry timer decides loss.
-      const error = this.wrapError('renew', h.key, r);
-      this.held.notify(h, (o) => o.renewFailed?.(h, error));
-      return 'error';
-    });
+    const outcomes = new Array<RenewOutcome>(handles.length);
+    for (let i = 0; i < handles.length; i++) {
+      outcomes[i] = this.#applyRenewal(handles[i]!, results[i] ?? new Error('no renewal result'), startedAt);
+      const turn = pace();
+      if (turn !== undefined) await turn;
+    }
+    return outcomes;
+  }
+
+  /** One handle's renewal result, sent at `startedAt`: refresh it, report it lost, or report the failure. */
+  #applyRenewal(h: Handle<D>, r: boolean | Error, startedAt: number): RenewOutcome {
+    if (r === true) {
+      if (h.held) this.refresh(h, h.ttl, startedAt);
+      this.held.notify(h, (o) => o.renewed?.(h));
+      return 'renewed';
+    }
+    if (r === false) {
+      this.reportLost(h, 'the watchdog found the lock gone');
+      return 'lost';
+    }
+    // Transient: retried until validUntil; the expiry timer decides loss.
+    const error = this.wrapError('renew', h.key, r);
+    this.held.notify(h, (o) => o.renewFailed?.(h, error));
+    return 'error';
   }
 }
+
+/** The pace of a batch run outside a watchdog tick: never yields. */
+const noPace: Pace = () => undefined;
 
 /** An acquire answered after its own lease ended (see `EngineCore.lateAnswer`): the backend was slow. */
 class LateAnswerError extends Error {

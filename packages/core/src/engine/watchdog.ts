@@ -2,18 +2,12 @@ import type { Clock } from '../clock.js';
 import { monotonicClock } from '../clock.js';
 import type { Handle } from '../handle.js';
 import { timerDelay } from '../sleep.js';
+import type { Pace } from './driver.js';
+
+export type { Pace } from './driver.js';
 
 /** Outcome of renewing one handle: renewed, confirmed gone, or a (transient) error. */
 export type RenewOutcome = 'renewed' | 'lost' | 'error';
-
-/**
- * Cooperative yielding within one watchdog tick. Call it between units of work (every handle,
- * or every few dozen): once the running slice has used its time budget it returns a promise
- * that resolves on a later turn of the event loop (`setImmediate`, after pending I/O), and
- * otherwise `undefined` (a hot loop skips the `await` then; `await pace()` works either way). One `Pace` serves a whole tick, so
- * the budget is shared by the watchdog, the engine and the driver.
- */
-export type Pace = () => Promise<void> | undefined;
 
 /** Default time budget of one slice of a tick, in ms (see {@link WatchdogOptions.sliceMs}). */
 export const DEFAULT_WATCHDOG_SLICE_MS = 4;

@@ -1,4 +1,4 @@
-import type { AcquireRequest, AcquireResult, DriverFeatures, DriverHost, HeldLock, LockDriver } from '../engine/driver.js';
+import type { AcquireRequest, AcquireResult, DriverFeatures, DriverHost, HeldLock, LockDriver, RenewManyOptions } from '../engine/driver.js';
 import type { LockCapabilities, LockInfo } from '../types.js';
 import type { MemoryLockStore } from './memory-store.js';
 
@@ -41,8 +41,16 @@ export class MemoryDriver implements LockDriver<undefined> {
     return this.store.renew(lock.key, lock.token, ttl);
   }
 
-  async renewMany(locks: readonly HeldLock<undefined>[]): Promise<Array<boolean | Error>> {
-    return locks.map((lock) => this.store.renew(lock.key, lock.token, lock.ttl));
+  async renewMany(locks: readonly HeldLock<undefined>[], options?: RenewManyOptions): Promise<Array<boolean | Error>> {
+    const pace = options?.pace;
+    const results = new Array<boolean | Error>(locks.length);
+    for (let i = 0; i < locks.length; i++) {
+      const lock = locks[i]!;
+      results[i] = this.store.renew(lock.key, lock.token, lock.ttl);
+      const turn = pace?.();
+      if (turn !== undefined) await turn;
+    }
+    return results;
   }
 
   abandon(lock: HeldLock<undefined>): void {
