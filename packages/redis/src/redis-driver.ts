@@ -8,6 +8,7 @@ import type {
   LockCapabilities,
   LockDriver,
   LockInfo,
+  RenewManyOptions,
 } from '@dlock/core';
 import {
   UnexpectedReplyError,
@@ -147,10 +148,13 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
     return this.#call(scripts.renew, [keys.lock, keys.fence, lock.token, ttl, this.#keepFence(ttl)]);
   }
 
-  /** All renewals of a watchdog tick in one pipeline (one per node on a Cluster). */
-  renewMany(locks: readonly HeldLock<RedisLockKeys>[]): Promise<Array<boolean | Error>> {
+  /**
+   * All renewals of a watchdog tick in one pipeline (one per node on a Cluster), many locks per
+   * script call, built and read in slices that yield through the tick's `pace`.
+   */
+  renewMany(locks: readonly HeldLock<RedisLockKeys>[], options?: RenewManyOptions): Promise<Array<boolean | Error>> {
     const renewals = locks.map(({ data, token, ttl }) => ({ lockKey: data.lock, fenceKey: data.fence, token, ttl, keepFence: this.#keepFence(ttl) }));
-    return renewBatch(this.client, renewals, this.#settings.operationTimeout);
+    return renewBatch(this.client, renewals, { timeoutMs: this.#settings.operationTimeout, pace: options?.pace });
   }
 
   /** A lock the engine lost track of: give the key back if it is still ours (owner-checked, best effort). */

@@ -3,7 +3,8 @@ import { LockService, type LockHandle } from '@dlock/core';
 import { startRedis, uniqueKey, waitFor, type RedisServer } from '@dlock/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { RedisLock, redisLockScripts } from '../src/index.js';
+import { RedisLock } from '../src/index.js';
+import { RENEW_MANY_CHUNK, renewManyScript } from '../src/renew-batch.js';
 import { adminClient, clientAddress, commandCalls, monitor, recordPipelines } from './helpers/redis.js';
 
 let server: RedisServer;
@@ -17,7 +18,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-it('1000 auto-renewed locks of one client are renewed in one pipeline per watchdog tick (seen by MONITOR)', async () => {
+it('1000 auto-renewed locks of one client are renewed in one pipeline of renew-many calls per watchdog tick (seen by MONITOR)', async () => {
   const client = new Redis({ host: server.host, port: server.port });
   // Count round trips as the client sees them: every pipeline the lock builds.
   const pipelineSizes = recordPipelines(client);
@@ -47,25 +48,31 @@ it('1000 auto-renewed locks of one client are renewed in one pipeline per watchd
     await recorder.stop();
     const callsAfter = await commandCalls(admin);
 
-    // A renewal pipeline is one EVAL (which caches the script) and EVALSHAs of the renew script.
+    // A renewal pipeline is one EVAL (which caches the script) and EVALSHAs of the renew-many
+    // script, each renewing RENEW_MANY_CHUNK locks (KEYS: lock/fence pairs).
     const renewals = recorder.commands.filter(
       (c) =>
         c.source === address &&
-        ((c.args[0]?.toLowerCase() === 'evalsha' && c.args[1] === redisLockScripts.renew.sha) ||
-          c.args[0]?.toLowerCase() === 'eval'),
+        ((c.args[0]?.toLowerCase() === 'evalsha' && c.args[1] === renewManyScript.sha) || c.args[0]?.toLowerCase() === 'eval'),
     );
+    const perCall = RENEW_MANY_CHUNK;
+    const keysOf = (c: (typeof renewals)[number]) => c.args.slice(3, 3 + Number(c.args[2])).filter((_, i) => i % 2 === 0);
+    expect(renewals.every((c) => keysOf(c).length === perCall)).toBe(true);
     // Round k = the k-th renewal of each key. Batched, every round renews all 1000 keys, and
     // rounds do not interleave on the server: one tick's renewals run back to back.
     const seen = new Map<string, number>();
     const roundOf = renewals.map((c) => {
-      const key = c.args[3]!;
-      const round = seen.get(key) ?? 0;
-      seen.set(key, round + 1);
-      return round;
+      const rounds = keysOf(c).map((key) => {
+        const round = seen.get(key) ?? 0;
+        seen.set(key, round + 1);
+        return round;
+      });
+      expect(new Set(rounds).size).toBe(1); // one call covers locks of one round
+      return rounds[0]!;
     });
     const rounds = Math.max(...roundOf) + 1;
     expect(rounds).toBeGreaterThanOrEqual(2);
-    expect(renewals).toHaveLength(rounds * 1000);
+    expect(renewals).toHaveLength((rounds * 1000) / perCall);
     expect(seen.size).toBe(1000);
     for (let i = 1; i < roundOf.length; i++) expect(roundOf[i]!).toBeGreaterThanOrEqual(roundOf[i - 1]!);
     for (let round = 0; round < rounds; round++) {
@@ -76,9 +83,9 @@ it('1000 auto-renewed locks of one client are renewed in one pipeline per watchd
     // The server counted the same calls; and the client sent them as one pipeline per tick.
     const delta = (name: string) => (callsAfter[name] ?? 0) - (callsBefore[name] ?? 0);
     // (plus the 1000 acquires, which ran as EVALSHA of another script during the recording)
-    expect(delta('evalsha')).toBe(rounds * 999 + 1000);
+    expect(delta('evalsha')).toBe(rounds * (1000 / perCall - 1) + 1000);
     expect(delta('eval')).toBe(rounds);
-    expect(pipelineSizes).toEqual(Array.from({ length: rounds }, () => 1000));
+    expect(pipelineSizes).toEqual(Array.from({ length: rounds }, () => 1000 / perCall));
     expect(handles.every((h) => h.held && !h.signal.aborted)).toBe(true);
     // 1.7 s after they were taken with a 1.5 s TTL, the locks are still held on the server.
     expect(await admin.pttl(lock.keysFor(`${base}:999`).lock)).toBeGreaterThan(0);
