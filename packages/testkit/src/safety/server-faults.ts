@@ -26,17 +26,21 @@ const serverPaused: Scenario = {
     const pauses: Array<{ holder: Acquisition; during: string; resumedAt: number }> = [];
     let armed: 'write' | 'rel' | undefined;
     let pausing: Promise<void> | undefined;
-    // Pause right after the chosen step, without holding up its ack.
+    // Pause right after the chosen step. A write's ack is not held up (the holder works on for
+    // about 2 TTL); a release intent's ack waits until the pause took effect, so that the release
+    // surely meets a paused server (stopping a server of several processes takes a moment).
     pool.beforeAck = (step) => {
       if (armed === undefined || step.kind !== armed || (step.kind === 'write' && step.index !== 0)) return;
       const during = armed === 'write' ? 'in its critical section' : 'releasing';
       armed = undefined;
+      const paused = server.pause();
       pausing = (async () => {
-        await server.pause();
+        await paused;
         await sleep(pauseMs);
         await server.resume();
         pauses.push({ holder: step.acquisition, during, resumedAt: pool.now() });
       })();
+      return step.kind === 'rel' ? paused : undefined;
     };
     const findings: Finding[] = [];
     for (let i = 0; i < sizing.faults * 2; i++) {
@@ -139,9 +143,9 @@ const restartEmpty: Scenario = {
 
 /**
  * SIGKILL every process of a server that keeps its data (PostgreSQL: leases are committed rows)
- * while a holder is mid-section (about 2 TTL long), and start it again on the same port (crash
- * recovery) after a short outage (0.25 TTL: the holder can renew after it) and, the next time, a
- * long one (1.5 TTL: its lease ends meanwhile). What was committed before the crash comes back,
+ * while a holder is mid-section (about 1.5 TTL long, so it must renew after the restart), and
+ * start it again on the same port (crash recovery) after a short outage (0.25 TTL: the holder can
+ * renew after it) and, the next time, a long one (1.2 TTL: its lease ends meanwhile). What was committed before the crash comes back,
  * so: nobody else is granted the lock while the holder's lease lasts, fencing tokens keep
  * increasing (the sequence resumes above every token it handed out), the holder either renews
  * after the restart or its signal reports the loss, and locking resumes.
@@ -155,7 +159,7 @@ const serverRestarted: Scenario = {
       : 'for servers that keep their data across a crash: Redis restarts empty (restart-empty), etcd is restarted in etcd-leader-kill',
   plan: (backend) => {
     const ttl = ttlFor(backend, 2_000);
-    return basePlan(backend, { keys: 1, ttl, holdMs: [ttl * 1.8, ttl * 2], writes: 6 });
+    return basePlan(backend, { keys: 1, ttl, holdMs: [ttl * 1.4, ttl * 1.6], writes: 6 });
   },
   policy: () => ({ errorsExpected: true }),
   async drive({ pool, deployment, plan, resource, sizing }) {
@@ -180,7 +184,7 @@ const serverRestarted: Scenario = {
     await pool.runFor(sizing.settleMs / 2);
     const findings: Finding[] = [];
     for (let i = 0; i < sizing.faults * 2; i++) {
-      armed = Math.round(plan.ttl * (i % 2 === 0 ? 0.25 : 1.5));
+      armed = Math.round(plan.ttl * (i % 2 === 0 ? 0.25 : 1.2));
       if (!(await waitUntil(() => restarting !== undefined, plan.holdMs[1] + 15_000))) break;
       await restarting;
       restarting = undefined;
@@ -193,9 +197,13 @@ const serverRestarted: Scenario = {
     return () => {
       for (const { holder: x, outageMs, killedAt, restartedAt } of restarts) {
         const down = `down ${ms(restartedAt - killedAt)}, ${ms(outageMs)} of it before the restart began`;
-        // The holder may keep the lock through a short outage: then the next grant follows its release.
-        findings.push(resumed(pool, restartedAt, plan.holdMs[1] + 5_000, `the server was restarted (${down})`));
         const next = firstGrantAfter(pool.acquisitions, killedAt, x.key);
+        // The first grant may come as the server accepts connections, a little before restart()
+        // returned; after a short outage the holder may keep the lock, and the next grant follows
+        // its release.
+        if (next === undefined || next.grantedAt - restartedAt > plan.holdMs[1] + 5_000) {
+          findings.push(failure(`locking did not resume within ${ms(plan.holdMs[1] + 5_000)} after the server was restarted (${down})`));
+        }
         if (next !== undefined && x.validUntilAtLeast !== undefined && next.grantedAt < x.validUntilAtLeast) {
           findings.push(failure(`${next.id} was granted ${x.key} ${ms(x.validUntilAtLeast - next.grantedAt)} before ${x.id}'s first lease ended: the restart lost a committed lease`));
         }
