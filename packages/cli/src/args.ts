@@ -4,7 +4,7 @@ import { parseDuration } from './duration.js';
 import { UsageError } from './usage-error.js';
 
 /** The commands `dlock` knows. */
-export const commands = ['run', 'inspect'] as const;
+export const commands = ['run', 'inspect', 'elect', 'leader'] as const;
 export type CommandName = (typeof commands)[number];
 
 /** Defaults of `dlock run`. */
@@ -38,6 +38,31 @@ export interface RunInvocation extends BackendChoice {
   readonly verbose: boolean;
 }
 
+/** `dlock elect`, parsed. */
+export interface ElectInvocation extends BackendChoice {
+  readonly command: 'elect';
+  /** The election's name. */
+  readonly name: string;
+  /** The program and its arguments (what followed `--`). */
+  readonly argv: readonly [string, ...string[]];
+  /** What the leader proclaims (`undefined`: `<hostname>:<pid>`, chosen when it runs). */
+  readonly value: string | undefined;
+  readonly ttl: number;
+  /** `undefined`: campaign as long as it takes. */
+  readonly wait: number | undefined;
+  /** Environment variable that gives the command the term. */
+  readonly fenceEnv: string;
+  readonly grace: number;
+  readonly verbose: boolean;
+}
+
+/** `dlock leader`, parsed. */
+export interface LeaderInvocation extends BackendChoice {
+  readonly command: 'leader';
+  readonly name: string;
+  readonly json: boolean;
+}
+
 /** `dlock inspect`, parsed. */
 export interface InspectInvocation extends BackendChoice {
   readonly command: 'inspect';
@@ -49,6 +74,8 @@ export interface InspectInvocation extends BackendChoice {
 export type Invocation =
   | RunInvocation
   | InspectInvocation
+  | ElectInvocation
+  | LeaderInvocation
   | { readonly command: 'help'; readonly topic: CommandName | undefined; readonly requested: boolean }
   | { readonly command: 'version' };
 
@@ -70,6 +97,17 @@ const commandOptions: Record<CommandName, Record<string, OptionSpec>> = {
     verbose: { type: 'boolean' },
   },
   inspect: {
+    json: { type: 'boolean' },
+  },
+  elect: {
+    value: { type: 'string' },
+    ttl: { type: 'string' },
+    wait: { type: 'string' },
+    'fence-env': { type: 'string' },
+    grace: { type: 'string' },
+    verbose: { type: 'boolean' },
+  },
+  leader: {
     json: { type: 'boolean' },
   },
 };
@@ -124,33 +162,53 @@ export function parseInvocation(argv: readonly string[], env: Readonly<Record<st
 
   for (const option of seen) {
     if (option in globalOptions || option in commandOptions[name]) continue;
-    const owner = commands.find((command) => option in commandOptions[command]);
-    throw new UsageError(`--${option} is an option of dlock ${owner ?? '?'}, not of dlock ${name}`, name);
+    const owner = commands.filter((command) => option in commandOptions[command]).join(' or dlock ');
+    throw new UsageError(`--${option} is an option of dlock ${owner || '?'}, not of dlock ${name}`, name);
   }
 
   const key = operands.shift();
-  if (key === undefined || key === '') throw new UsageError(`dlock ${name} needs a <key>`, name);
+  const operand = name === 'elect' || name === 'leader' ? '<name>' : '<key>';
+  if (key === undefined || key === '') throw new UsageError(`dlock ${name} needs a ${operand}`, name);
   const choice = backendChoice(values, env, name);
+  if ((name === 'elect' || name === 'leader') && choice.backend.kind === 'redlock') {
+    throw new UsageError('elections need one Redis server (redis://), etcd (etcd://) or memory; Redlock offers a mutex only', name);
+  }
   const after = terminator === undefined ? [] : argv.slice(terminator + 1);
 
-  if (name === 'inspect') {
+  if (name === 'inspect' || name === 'leader') {
     if (operands.length > 0 || terminator !== undefined) {
-      throw new UsageError(`dlock inspect takes one <key>, got also: ${[...operands, ...(terminator === undefined ? [] : ['--', ...after])].join(' ')}`, name);
+      throw new UsageError(`dlock ${name} takes one ${operand}, got also: ${[...operands, ...(terminator === undefined ? [] : ['--', ...after])].join(' ')}`, name);
     }
-    return { command: 'inspect', key, json: values['json'] === true, ...choice };
+    return name === 'inspect'
+      ? { command: 'inspect', key, json: values['json'] === true, ...choice }
+      : { command: 'leader', name: key, json: values['json'] === true, ...choice };
   }
 
   if (operands.length > 0) {
-    throw new UsageError(`put the command after "--": dlock run ${key} [options] -- ${operands.join(' ')}`, name);
+    throw new UsageError(`put the command after "--": dlock ${name} ${key} [options] -- ${operands.join(' ')}`, name);
   }
   const [program, ...args] = after;
-  if (program === undefined || program === '') throw new UsageError('dlock run needs a command after "--"', name);
+  if (program === undefined || program === '') throw new UsageError(`dlock ${name} needs a command after "--"`, name);
   const fenceEnv = stringValue(values, 'fence-env') ?? runDefaults.fenceEnv;
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(fenceEnv)) {
     throw new UsageError(`--fence-env must be an environment variable name (letters, digits, _), got "${fenceEnv}"`, name);
   }
   const ttl = duration(values, 'ttl', name) ?? runDefaults.ttl;
   if (ttl < 1) throw new UsageError('--ttl must be at least 1 ms', name);
+  if (name === 'elect') {
+    return {
+      command: 'elect',
+      name: key,
+      argv: [program, ...args],
+      value: stringValue(values, 'value'),
+      ttl,
+      wait: duration(values, 'wait', name),
+      fenceEnv,
+      grace: duration(values, 'grace', name) ?? runDefaults.grace,
+      verbose: values['verbose'] === true,
+      ...choice,
+    };
+  }
   return {
     command: 'run',
     key,

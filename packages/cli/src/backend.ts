@@ -1,4 +1,4 @@
-import type { DistributedLock } from '@dlock/core';
+import type { DistributedLock, Election } from '@dlock/core';
 import { UsageError } from './usage-error.js';
 
 /** A backend named on the command line, parsed (nothing connected yet). */
@@ -93,6 +93,31 @@ export async function openBackend(spec: BackendSpec, options: OpenOptions = {}):
       const { Redlock } = await import('@dlock/redlock');
       return new Redlock([...spec.nodes], { ...engine, ...prefix });
     }
+  }
+}
+
+/**
+ * Creates the election for `spec` (memory, Redis or etcd; the command line refuses Redlock before
+ * this), loading only that backend's package. The election owns its clients: `close()` ends them.
+ */
+export async function openElection(spec: BackendSpec, options: OpenOptions = {}): Promise<Election> {
+  const engine = options.unavailableTimeout === undefined ? {} : { unavailableTimeout: options.unavailableTimeout };
+  const prefix = options.prefix === undefined ? {} : { prefix: options.prefix };
+  switch (spec.kind) {
+    case 'memory': {
+      const { MemoryElection } = await import('@dlock/core');
+      return new MemoryElection(engine);
+    }
+    case 'redis': {
+      const { RedisElection } = await import('@dlock/redis');
+      return new RedisElection(spec.url, { ...engine, ...prefix });
+    }
+    case 'etcd': {
+      const { EtcdElection } = await import('@dlock/etcd');
+      return new EtcdElection({ hosts: [...spec.hosts] }, { ...engine, ...prefix });
+    }
+    case 'redlock':
+      throw new UsageError('elections need one Redis server (redis://), etcd (etcd://) or memory; Redlock offers a mutex only');
   }
 }
 

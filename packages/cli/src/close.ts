@@ -8,7 +8,7 @@ export const closeTimeout = 5_000;
  * Closes the lock (releasing whatever it still holds, ending its connections), waiting at most
  * {@link closeTimeout}. A failure is reported, not thrown: the command's outcome stands.
  */
-export async function closeLock(lock: DistributedLock, io: CliIo): Promise<void> {
+export async function closeLock(lock: Pick<DistributedLock, 'backend' | 'close'>, io: CliIo): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), closeTimeout);

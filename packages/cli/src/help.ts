@@ -26,14 +26,16 @@ const general = `dlock: distributed locks from the command line (https://github.
 Usage:
   dlock run <key> [options] -- <command> [args...]   run a command while holding a lock
   dlock inspect <key> [--json]                      show who holds a lock
+  dlock elect <name> [options] -- <command> [args...]  run a command as the elected leader
+  dlock leader <name> [--json]                      show who leads an election
   dlock help [command]  |  dlock <command> --help  |  dlock --version
 
 ${backendHelp}
 
 ${exitCodes}
-  ${ExitCode.TIMEOUT}   run: --wait passed and the lock was still busy
-  ${ExitCode.LOST}   run: the lock was lost while the command ran (the command was stopped)
-  otherwise run exits with its command's code (128+N if a signal N killed it)
+  ${ExitCode.TIMEOUT}   run/elect: --wait passed and the lock was still busy (another leader led)
+  ${ExitCode.LOST}   run/elect: the lock (leadership) was lost while the command ran (it was stopped)
+  otherwise run and elect exit with their command's code (128+N if a signal N killed it)
 
 Example:
   DLOCK_BACKEND=redis://127.0.0.1:6379 dlock run nightly-report --wait 0 -- ./report.sh`;
@@ -91,10 +93,58 @@ ${backendHelp}
 
 ${exitCodes}`;
 
+const elect = `Usage: dlock elect <name> [options] -- <command> [args...]
+
+Campaigns in the election <name> and runs the command once elected (a watchdog renews the
+leadership every ttl/3), then resigns. Start the same \`dlock elect\` on every pod or host:
+exactly one runs the command at a time; the others wait as candidates (without polling) and the
+next one is elected when the command ends, or --ttl after the leader's dlock died or hung.
+For a job that must run once per schedule on one pod only, add --wait 0: the pods that are not
+elected exit ${ExitCode.TIMEOUT} without running it.
+
+Options:
+  --value <v>        what the leader proclaims, shown by \`dlock leader\` (default <hostname>:<pid>)
+  --ttl <d>          leadership lease: how long the leadership outlives a dlock that stops renewing
+                     it (crash, pause, partition) (default ${runDefaults.ttl / 1000}s; etcd: whole seconds, at least 2s)
+  --wait <d>         give up after campaigning this long, exit ${ExitCode.TIMEOUT} (default: as long as it
+                     takes); --wait 0 campaigns once
+  --fence-env <NAME> environment variable that gives the command the leader's term, a number
+                     that increases with every leader: a fencing token (default ${runDefaults.fenceEnv})
+  --grace <d>        when the leadership is lost: time between SIGTERM and SIGKILL (default ${runDefaults.grace / 1000}s)
+  --verbose          report the campaign, renewal failures and the resign on stderr
+  -h, --help         this help
+
+Signals, a lost leadership and exit codes work as for \`dlock run\` (see dlock run --help).
+Elections have their own default prefixes: "dlock:election" (Redis), "dlock/election/" (etcd).
+On etcd, --prefix "" makes <name> the election of \`etcdctl elect <name>\` (Go's concurrency.Election).
+Redlock has no elections.
+
+${backendHelp}
+
+Examples:
+  dlock elect -b redis://redis:6379 nightly-billing --ttl 15s -- ./bill.sh
+  dlock elect -b etcd://10.0.0.1:2379 --prefix "" scheduler --value "$POD_IP" -- ./scheduler`;
+
+const leader = `Usage: dlock leader <name> [--json]
+
+Shows who leads the election <name>: the value the leader proclaimed and its term. Exits 0
+whether or not anyone leads.
+
+Options:
+  --json       one JSON object on stdout: {"name":"jobs","leader":true,"value":"pod-a","term":"17"}
+               or {"name":"jobs","leader":false}; term is a string (it may exceed 2^53)
+  -h, --help   this help
+
+${backendHelp}
+
+${exitCodes}`;
+
 /** The help text of `command`, or the general one. */
 export function helpText(command: CommandName | undefined): string {
   if (command === 'run') return run;
   if (command === 'inspect') return inspect;
+  if (command === 'elect') return elect;
+  if (command === 'leader') return leader;
   return general;
 }
 
@@ -102,5 +152,7 @@ export function helpText(command: CommandName | undefined): string {
 export function usageLine(command: CommandName | undefined): string {
   if (command === 'run') return 'usage: dlock run <key> [options] -- <command> [args...]   (dlock run --help)';
   if (command === 'inspect') return 'usage: dlock inspect <key> [--json]   (dlock inspect --help)';
-  return 'usage: dlock <run|inspect> <key> [options]   (dlock --help)';
+  if (command === 'elect') return 'usage: dlock elect <name> [options] -- <command> [args...]   (dlock elect --help)';
+  if (command === 'leader') return 'usage: dlock leader <name> [--json]   (dlock leader --help)';
+  return 'usage: dlock <run|inspect|elect|leader> <key|name> [options]   (dlock --help)';
 }

@@ -3,13 +3,15 @@
 export { main } from './main.js';
 export { ExitCode, signalExitCode } from './exit-codes.js';
 export { UsageError } from './usage-error.js';
-export { parseBackend, describeBackend, openBackend, backendForms, type BackendSpec, type OpenOptions } from './backend.js';
+export { parseBackend, describeBackend, openBackend, openElection, backendForms, type BackendSpec, type OpenOptions } from './backend.js';
 export {
   parseInvocation,
   runDefaults,
   commands,
   type BackendChoice,
   type CommandName,
+  type ElectInvocation,
+  type LeaderInvocation,
   type InspectInvocation,
   type Invocation,
   type RunInvocation,

@@ -1,7 +1,8 @@
-import { parseInvocation } from './args.js';
+import { commands, parseInvocation, type CommandName } from './args.js';
 import { ExitCode } from './exit-codes.js';
 import { exitCodeOf, messageOf } from './failure.js';
 import { helpText, usageLine } from './help.js';
+import { electCommand, leaderCommand } from './elect-command.js';
 import { inspectCommand } from './inspect-command.js';
 import { processIo, type CliIo } from './io.js';
 import { runCommand } from './run-command.js';
@@ -37,11 +38,19 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         return await runCommand(invocation, io);
       case 'inspect':
         return await inspectCommand(invocation, io);
+      case 'elect':
+        return await electCommand(invocation, io);
+      case 'leader':
+        return await leaderCommand(invocation, io);
     }
   } catch (error) {
     io.err(`dlock: ${messageOf(error)}`);
-    if (error instanceof UsageError) io.err(usageLine(error.command === 'run' || error.command === 'inspect' ? error.command : undefined));
-    else if (exitCodeOf(error) === ExitCode.USAGE && (command === 'run' || command === 'inspect')) io.err(usageLine(command));
+    if (error instanceof UsageError) io.err(usageLine(known(error.command)));
+    else if (exitCodeOf(error) === ExitCode.USAGE && known(command) !== undefined) io.err(usageLine(known(command)));
     return exitCodeOf(error);
   }
+}
+
+function known(command: string | undefined): CommandName | undefined {
+  return (commands as readonly (string | undefined)[]).includes(command) ? (command as CommandName) : undefined;
 }

@@ -8,7 +8,7 @@ import type { CliIo } from './io.js';
 import { SignalRelay } from './signals.js';
 
 /** The reason a wait for the lock was aborted: a signal reached dlock. */
-class Interrupted extends Error {
+export class Interrupted extends Error {
   constructor(readonly signal: NodeJS.Signals) {
     super(`interrupted by ${signal}`);
     this.name = 'Interrupted';
@@ -82,7 +82,7 @@ async function holdAndRun(lock: DistributedLock, handle: LockHandle, invocation:
   }
 }
 
-interface Outcome {
+export interface Outcome {
   /** dlock's exit code if the lock was kept: the command's code, or 128+signal. */
   readonly code: number;
   /** How the command ended, for messages. */
@@ -95,7 +95,12 @@ interface Outcome {
  * Starts the command with the fencing token in its environment, passes signals on, and stops
  * it (SIGTERM, SIGKILL after the grace period) if the lock is lost. Resolves when it exited.
  */
-function supervise(handle: LockHandle, invocation: RunInvocation, io: CliIo, signals: SignalRelay): Promise<Outcome> {
+export function supervise(
+  handle: LockHandle,
+  invocation: Pick<RunInvocation, 'argv' | 'fenceEnv' | 'grace'>,
+  io: CliIo,
+  signals: SignalRelay,
+): Promise<Outcome> {
   const [program, ...args] = invocation.argv;
   return new Promise<Outcome>((resolve) => {
     if (!handle.held) {

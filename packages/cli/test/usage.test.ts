@@ -13,7 +13,7 @@ describe('the dlock binary: usage', () => {
     [['run', 'k', '--ttl', 'abc', '--', 'true'], /--ttl must be a duration/],
     [['run', 'k', '--ttl', '--', 'true'], /--ttl needs a value/],
     [['run', 'k', '--bogus', '--', 'true'], /unknown option --bogus/],
-    [['run', 'k', '--json', '--', 'true'], /--json is an option of dlock inspect, not of dlock run/],
+    [['run', 'k', '--json', '--', 'true'], /--json is an option of dlock inspect or dlock leader, not of dlock run/],
     [['run', 'k', 'echo', 'hi'], /put the command after "--"/],
     [['run', 'k'], /needs a command after "--"/],
     [['run', '--', 'true'], /needs a <key>/],
