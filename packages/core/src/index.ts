@@ -81,6 +81,7 @@ export { CoalescingLock, type CoalescedCaller } from './coalesce/coalescing-lock
 export {
   defaultCoalesceOptions,
   type CoalesceOptions,
+  type LeadOptions,
   type LockServiceOptions,
   type TryWithLockResult,
   type WithLockOptions,

@@ -42,6 +42,12 @@ export interface WithPermitOptions extends WithLockOptions {
   permits?: number;
 }
 
+/** Options of one `lead` call: those of `withLock`, plus the value to campaign with. */
+export interface LeadOptions extends WithLockOptions {
+  /** What the leader proclaims while `fn` runs (see `Election.campaign`). @default '' */
+  value?: string;
+}
+
 /** What `tryWithLock` resolves to. */
 export type TryWithLockResult<T> = { acquired: true; value: T } | { acquired: false };
 
@@ -49,6 +55,8 @@ export type TryWithLockResult<T> = { acquired: true; value: T } | { acquired: fa
 export const lockServiceOptionNames: readonly string[] = ['ttl', 'autoRenew', 'coalesce', 'onLockLost', 'onEvent'];
 /** The options `withLock()`/`tryWithLock()` accept (see {@link WithLockOptions}). */
 export const withLockOptionNames: readonly string[] = ['ttl', 'waitTimeout', 'signal', 'autoRenew'];
+/** The options `lead()` accepts (see {@link LeadOptions}). */
+export const leadOptionNames: readonly string[] = [...withLockOptionNames, 'value'];
 /** The options `withPermit()` accepts (see {@link WithPermitOptions}). */
 export const withPermitOptionNames: readonly string[] = [...withLockOptionNames, 'limit', 'permits'];
 export function localOptions(options: WithLockOptions): { signal?: AbortSignal; waitTimeout?: number } {

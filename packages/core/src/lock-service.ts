@@ -1,11 +1,14 @@
 import { InvalidOptionError, LockAcquireTimeoutError, LockLostError, LockNotHeldError } from './errors.js';
 import { LockEvents, type LockEvent } from './lock-events.js';
 import { CoalescingLock, type CoalescedCaller } from './coalesce/coalescing-lock.js';
+import type { Election, Leadership } from './election/types.js';
 import {
+  leadOptionNames,
   lockServiceOptionNames,
   parseCoalesce,
   withLockOptionNames,
   withPermitOptionNames,
+  type LeadOptions,
   type LockServiceOptions,
   type WithPermitOptions,
   type TryWithLockResult,
@@ -36,7 +39,7 @@ import { rejectUnknownOptions, validateKey, validateTtl } from './validate.js';
  * ```
  */
 export class LockService<L extends LockPrimitive = DistributedLock> implements AsyncDisposable {
-  /** The lock the service runs functions under: a mutex, a read-write lock or a semaphore. */
+  /** The lock the service runs functions under: a mutex, a read-write lock, a semaphore or an election. */
   readonly lock: L;
   /**
    * Lock events (waits, acquisitions, releases, renewals, losses, with durations).
@@ -58,7 +61,8 @@ export class LockService<L extends LockPrimitive = DistributedLock> implements A
 
   /**
    * @param lock a `DistributedLock` (for `withLock`/`tryWithLock`), a `DistributedRWLock` (for
-   *   `withReadLock`/`withWriteLock`) or a `DistributedSemaphore` (for `withPermit`).
+   *   `withReadLock`/`withWriteLock`), a `DistributedSemaphore` (for `withPermit`) or an `Election`
+   *   (for `lead`).
    *   Default: the embedded `MemoryLock`.
    */
   constructor(lock: L = new MemoryLock() as unknown as L, options: LockServiceOptions = {}) {
@@ -128,6 +132,22 @@ export class LockService<L extends LockPrimitive = DistributedLock> implements A
   async withPermit<T>(this: LockService<DistributedSemaphore>, key: string, fn: (handle: LockHandle) => Promise<T> | T, options: WithPermitOptions): Promise<T> {
     const o = this.#start(key, fn, options, 'semaphore', withPermitOptionNames, 'withPermit()');
     return this.#run(key, fn, options, () => this.lock.acquire(key, o as SemaphoreOptions));
+  }
+
+  /**
+   * `withLock` for an election: campaigns for `name` (waiting as `campaign()` does), runs
+   * `fn(leadership)` as the leader with the watchdog renewing the leadership, resigns after.
+   * Rejects with `LockLostError` if the leadership was lost while `fn` ran.
+   * @example
+   * ```ts
+   * const cron = new LockService(new RedisElection(redis));
+   * await cron.lead('nightly-billing', ({ term, signal }) => bill({ fence: term, signal }), { value: podName });
+   * ```
+   */
+  async lead<T>(this: LockService<Election>, name: string, fn: (leadership: Leadership) => Promise<T> | T, options: LeadOptions = {}): Promise<T> {
+    const { value = '', ...o } = this.#start(name, fn, options, 'election', leadOptionNames, 'lead()') as AcquireOptions & { value?: string };
+    const run = fn as (handle: LockHandle) => Promise<T> | T;
+    return this.#run(name, run, options, () => this.lock.campaign(name, value, { ...o, autoRenew: false }));
   }
 
   /** One attempt: runs `fn` only if `key` was free. `fn` is not called otherwise. */
@@ -281,6 +301,7 @@ export class LockService<L extends LockPrimitive = DistributedLock> implements A
   /** Gives `handle` back to the primitive it came from. */
   #release(handle: LockHandle): Promise<void> {
     if (this.#coalescing !== undefined) return this.#coalescing.unlock(handle);
+    if (this.#kind === 'election') return handle.release();
     return this.#kind === 'semaphore' ? (this.lock as DistributedSemaphore).release(handle) : (this.lock as DistributedLock | DistributedRWLock).unlock(handle);
   }
 
@@ -302,14 +323,15 @@ function assertFunction(fn: unknown): void {
 }
 
 /** What a `LockService` can run functions under. */
-export type LockPrimitive = DistributedLock | DistributedRWLock | DistributedSemaphore;
+export type LockPrimitive = DistributedLock | DistributedRWLock | DistributedSemaphore | Election;
 
-type PrimitiveKind = 'mutex' | 'rw' | 'semaphore';
+type PrimitiveKind = 'mutex' | 'rw' | 'semaphore' | 'election';
 
 const kindNames: Record<PrimitiveKind, string> = {
   mutex: 'a DistributedLock',
   rw: 'a DistributedRWLock',
   semaphore: 'a DistributedSemaphore',
+  election: 'an Election',
 };
 
 /** Which primitive `lock` is (checked once, at the boundary: plain JavaScript passes anything). */
@@ -319,6 +341,7 @@ function primitiveKind(lock: unknown): PrimitiveKind {
     if (typeof l.lock === 'function' && typeof l.unlock === 'function') return 'mutex';
     if (typeof l.readLock === 'function' && typeof l.writeLock === 'function') return 'rw';
     if (typeof l.acquire === 'function' && typeof l.release === 'function') return 'semaphore';
+    if (typeof l.campaign === 'function' && typeof l.leader === 'function') return 'election';
   }
-  throw new InvalidOptionError('lock', 'a DistributedLock, DistributedRWLock or DistributedSemaphore', lock);
+  throw new InvalidOptionError('lock', 'a DistributedLock, DistributedRWLock, DistributedSemaphore or Election', lock);
 }

@@ -80,6 +80,8 @@ export interface Election {
    * called (for a leadership campaigned with `autoRenew: false`).
    */
   autoRenew(leadership: LockHandle, observer?: RenewObserver): () => void;
+  /** Same as `leadership.extend(ttl)`: owner-checked, `LockNotHeldError` if the leadership was lost. */
+  renew(leadership: LockHandle, ttl?: number): Promise<void>;
   /** Resigns every leadership of this instance, ends its observers, frees connections. */
   close(): Promise<void>;
 }
