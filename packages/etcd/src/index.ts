@@ -29,3 +29,5 @@ export type { PooledLease } from './lease-pool.js';
  */
 export type EtcdLockBase = EtcdLock | EtcdMutex;
 export { EtcdElection, type EtcdElectionOptions } from './election/etcd-election.js';
+export { EtcdReadWriteLock, defaultRWLockPrefix } from './claims/etcd-rw-lock.js';
+export { EtcdSemaphore, defaultSemaphorePrefix } from './claims/etcd-semaphore.js';

@@ -373,7 +373,7 @@ export class EtcdMutexDriver implements LockDriver<KeyEntry> {
 }
 
 /** A signal that aborts when either does (with that one's reason); `dispose` detaches it. */
-function linkSignals(a: AbortSignal | undefined, b: AbortSignal): { signal: AbortSignal; dispose(): void } {
+export function linkSignals(a: AbortSignal | undefined, b: AbortSignal): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const sources = a === undefined ? [b] : [a, b];
   const listeners = sources.map((source) => {
