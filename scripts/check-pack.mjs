@@ -29,6 +29,7 @@ const keyExports = {
   '@dlock/redis': ['RedisLock'],
   '@dlock/etcd': ['EtcdMutex', 'EtcdLock', 'etcdClientOptions'],
   '@dlock/redlock': ['Redlock'],
+  '@dlock/postgres': ['PostgresLock'],
   '@dlock/testkit': ['startRedis', 'startEtcd', 'freePort'],
   '@dlock/testkit/contract': ['lockContractSuite'],
 };
