@@ -19,11 +19,10 @@ import {
   type ScriptArg,
 } from '@dlock/redis/protocol';
 import type { RedisOptions } from 'ioredis';
-import { resolveClient, whenConnected, type ResolvedClient } from './client.js';
+import { RedisConnection } from './connection.js';
 import { ReleaseSubscriber } from './release-subscriber.js';
 import { renewBatch } from './renew-batch.js';
 import { scripts, type AcquireReply } from './scripts.js';
-import { SharedTimeout, withTimeout } from './timeout.js';
 import { isTransientRedisError } from './transient.js';
 import type { RedisLockClient } from './types.js';
 
@@ -37,7 +36,6 @@ export interface RedisDriverSettings {
 /** What the driver has once an engine attached it: the engine, and the client it connected. */
 interface Attached {
   readonly host: DriverHost<RedisLockKeys>;
-  readonly connection: ResolvedClient;
 }
 
 /**
@@ -54,10 +52,9 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
   readonly backend = 'redis';
   readonly capabilities: LockCapabilities = Object.freeze({ ttlGranularityMs: 1, minTtlMs: 1, fencing: 'strict' });
   readonly features: DriverFeatures<RedisLockKeys>;
-  readonly #source: RedisLockClient | RedisOptions | string;
   readonly #settings: RedisDriverSettings;
   readonly #subscriber: ReleaseSubscriber;
-  readonly #timeout: SharedTimeout;
+  readonly #connection: RedisConnection;
   /** Published with this instance's releases: its subscriber skips them (see release). */
   readonly #instanceId = randomBytes(8).toString('hex');
   #attached: Attached | undefined;
@@ -68,34 +65,33 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
    * @param settings validated prefix, operation timeout and fence retention.
    */
   constructor(source: RedisLockClient | RedisOptions | string, settings: RedisDriverSettings) {
-    this.#source = source;
     this.#settings = settings;
-    this.#timeout = new SharedTimeout(settings.operationTimeout);
+    this.#connection = new RedisConnection(source, settings.operationTimeout, 'RedisDriver');
     this.#subscriber = new ReleaseSubscriber(
       () => this.client.duplicate(),
       (key, message) => {
         if (message !== this.#instanceId) this.#attached?.host.released(key);
       },
       settings.operationTimeout,
-      () => whenConnected(this.client, settings.operationTimeout),
+      () => this.#connection.whenConnected(),
     );
     this.features = Object.freeze({
       claims: ['exclusive'] as const,
       releaseFeed: Object.freeze({ watch: (key: string) => this.watch(key), unwatch: (key: string) => this.unwatch(key) }),
       transfer: (lock: HeldLock<RedisLockKeys>, token: string, ttl: number) => this.transfer(lock, token, ttl),
-      lastConnectionError: () => this.#attached?.connection.lastConnectionError(),
+      lastConnectionError: () => this.#connection.lastConnectionError(),
     });
   }
 
   /** The client commands go through; resolved by {@link attach}. */
   get client(): RedisLockClient {
-    return this.#open().connection.client;
+    return this.#connection.client;
   }
 
   /** Connects (or adopts the caller's client). May throw `InvalidOptionError` for a bad client argument. */
   attach(host: DriverHost<RedisLockKeys>): void {
-    if (this.#attached !== undefined) throw new Error('a RedisDriver serves one engine');
-    this.#attached = { host, connection: resolveClient(this.#source) };
+    this.#connection.open();
+    this.#attached = { host };
   }
 
   /** The Redis names used for `key`. */
@@ -176,20 +172,7 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
   /** Closes the subscriber; quits a client the driver created, or detaches from the caller's. */
   async close(): Promise<void> {
     this.#subscriber.close();
-    const connection = this.#attached?.connection;
-    if (connection === undefined) return;
-    if (!connection.owned) {
-      // Yours stays open, with the listeners it had before this lock.
-      connection.dispose();
-      return;
-    }
-    try {
-      await withTimeout(connection.client.quit(), this.#settings.operationTimeout, 'quit');
-    } catch {
-      // Unreachable server: drop the connection below.
-    } finally {
-      connection.client.disconnect();
-    }
+    await this.#connection.close();
   }
 
   /** The release feed: subscribes to the key's channel. */
@@ -208,7 +191,7 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
   }
 
   #call<Args extends readonly ScriptArg[], Reply>(script: Script<Args, Reply>, args: Args): Promise<Reply> {
-    return this.#timeout.bound(script.run(this.client, args), script.name);
+    return this.#connection.call(script, args);
   }
 
   /** How long a key's fence counter is kept after an acquire or renewal of `ttl` ms. */

@@ -14,9 +14,8 @@ import {
 } from '@dlock/core';
 import { UnexpectedReplyError, type Script, type ScriptArg } from '@dlock/redis/protocol';
 import type { RedisOptions } from 'ioredis';
-import { resolveClient, whenConnected, type ResolvedClient } from '../client.js';
+import { RedisConnection } from '../connection.js';
 import { ReleaseSubscriber } from '../release-subscriber.js';
-import { SharedTimeout, withTimeout } from '../timeout.js';
 import { isTransientRedisError } from '../transient.js';
 import type { RedisLockClient } from '../types.js';
 import { claimLatchKey, redisClaimKeys, type RedisClaimKeys } from './keys.js';
@@ -27,7 +26,6 @@ import { claimArgs, claimScripts, type ClaimAcquireReply } from './scripts.js';
 /** What the driver has once an engine attached it. */
 interface Attached {
   readonly host: DriverHost<RedisClaimKeys>;
-  readonly connection: ResolvedClient;
   /** How long a waiter's place outlives an answer's retry delay, in ms. */
   readonly placeMs: number;
 }
@@ -45,10 +43,9 @@ export class RedisClaimDriver implements LockDriver<RedisClaimKeys> {
   readonly backend = 'redis';
   readonly capabilities: LockCapabilities = Object.freeze({ ttlGranularityMs: 1, minTtlMs: 1, fencing: 'strict' });
   readonly features: DriverFeatures<RedisClaimKeys>;
-  readonly #source: RedisLockClient | RedisOptions | string;
   readonly #settings: RedisClaimSettings;
   readonly #subscriber: ReleaseSubscriber;
-  readonly #timeout: SharedTimeout;
+  readonly #connection: RedisConnection;
   /** Published with this instance's releases and departures: its subscriber skips them. */
   readonly #instanceId = randomBytes(8).toString('hex');
   #attached: Attached | undefined;
@@ -59,38 +56,37 @@ export class RedisClaimDriver implements LockDriver<RedisClaimKeys> {
    * @param claims `['exclusive', 'shared']` (a read-write lock) or `['permits']` (a semaphore).
    */
   constructor(source: RedisLockClient | RedisOptions | string, settings: RedisClaimSettings, claims: readonly ClaimKind[]) {
-    this.#source = source;
     this.#settings = settings;
-    this.#timeout = new SharedTimeout(settings.operationTimeout);
+    this.#connection = new RedisConnection(source, settings.operationTimeout, 'RedisClaimDriver');
     this.#subscriber = new ReleaseSubscriber(
       () => this.client.duplicate(),
       (key, message) => {
         if (message !== this.#instanceId) this.#attached?.host.released(key);
       },
       settings.operationTimeout,
-      () => whenConnected(this.client, settings.operationTimeout),
+      () => this.#connection.whenConnected(),
     );
     this.features = Object.freeze({
       claims: Object.freeze([...claims]),
       waitList: Object.freeze({ leave: (key: string, token: string) => this.leave(key, token) }),
       inspectHolders: (key: string) => this.inspectHolders(key),
       releaseFeed: Object.freeze({ watch: (key: string) => this.watch(key), unwatch: (key: string) => this.unwatch(key) }),
-      lastConnectionError: () => this.#attached?.connection.lastConnectionError(),
+      lastConnectionError: () => this.#connection.lastConnectionError(),
     });
   }
 
   /** The client commands go through; resolved by {@link attach}. */
   get client(): RedisLockClient {
-    return this.#open().connection.client;
+    return this.#connection.client;
   }
 
   /** Connects (or adopts the caller's client). May throw `InvalidOptionError` for a bad client argument. */
   attach(host: DriverHost<RedisClaimKeys>): void {
-    if (this.#attached !== undefined) throw new Error('a RedisClaimDriver serves one engine');
+    this.#connection.open();
     // A waiting caller comes back within max(retryAfter, 0) + max(maxRetryDelay, 100) ms: its
     // place is kept a few seconds beyond that, then a caller that died leaves none behind.
     const placeMs = Math.max(host.maxRetryDelay, 100) + 5_000;
-    this.#attached = { host, connection: resolveClient(this.#source), placeMs };
+    this.#attached = { host, placeMs };
   }
 
   /** The Redis names used for `key`. */
@@ -173,19 +169,7 @@ export class RedisClaimDriver implements LockDriver<RedisClaimKeys> {
   /** Closes the subscriber; quits a client the driver created, or detaches from the caller's. */
   async close(): Promise<void> {
     this.#subscriber.close();
-    const connection = this.#attached?.connection;
-    if (connection === undefined) return;
-    if (!connection.owned) {
-      connection.dispose();
-      return;
-    }
-    try {
-      await withTimeout(connection.client.quit(), this.#settings.operationTimeout, 'quit');
-    } catch {
-      // Unreachable server: drop the connection below.
-    } finally {
-      connection.client.disconnect();
-    }
+    await this.#connection.close();
   }
 
   /** The release feed: subscribes to the key's channel. */
@@ -204,7 +188,7 @@ export class RedisClaimDriver implements LockDriver<RedisClaimKeys> {
   }
 
   #call<Args extends readonly ScriptArg[], Reply>(script: Script<Args, Reply>, args: Args): Promise<Reply> {
-    return this.#timeout.bound(script.run(this.client, args), script.name);
+    return this.#connection.call(script, args);
   }
 
   #keepFence(ttl: number): number {

@@ -11,8 +11,7 @@ import type {
 } from '@dlock/core';
 import { UnexpectedReplyError, type Script, type ScriptArg } from '@dlock/redis/protocol';
 import type { RedisOptions } from 'ioredis';
-import { resolveClient, whenConnected, type ResolvedClient } from '../client.js';
-import { SharedTimeout, withTimeout } from '../timeout.js';
+import { RedisConnection } from '../connection.js';
 import { isTransientRedisError } from '../transient.js';
 import type { RedisLockClient } from '../types.js';
 import { ElectionChannels } from './channels.js';
@@ -30,7 +29,6 @@ export interface RedisElectionSettings {
 
 interface Attached {
   readonly host: DriverHost<ElectionKeys>;
-  readonly connection: ResolvedClient;
 }
 
 /**
@@ -45,36 +43,34 @@ export class RedisElectionDriver implements ElectionDriver<ElectionKeys> {
   readonly capabilities: LockCapabilities = Object.freeze({ ttlGranularityMs: 1, minTtlMs: 1, fencing: 'strict' });
   readonly features: DriverFeatures<ElectionKeys>;
   readonly campaigns = new Map<string, string>();
-  readonly #source: RedisLockClient | RedisOptions | string;
   readonly #settings: RedisElectionSettings;
-  readonly #timeout: SharedTimeout;
+  readonly #connection: RedisConnection;
   readonly #channels: ElectionChannels;
   /** The engine's release feed: the unsubscribe function per election name being waited for. */
   readonly #feeds = new Map<string, Promise<() => void>>();
   #attached: Attached | undefined;
 
   constructor(source: RedisLockClient | RedisOptions | string, settings: RedisElectionSettings) {
-    this.#source = source;
     this.#settings = settings;
-    this.#timeout = new SharedTimeout(settings.operationTimeout);
+    this.#connection = new RedisConnection(source, settings.operationTimeout, 'RedisElectionDriver');
     this.#channels = new ElectionChannels(() => this.client.duplicate(), settings.operationTimeout, () =>
-      whenConnected(this.client, settings.operationTimeout),
+      this.#connection.whenConnected(),
     );
     this.features = Object.freeze({
       claims: ['exclusive'] as const,
       releaseFeed: Object.freeze({ watch: (name: string) => this.#watch(name), unwatch: (name: string) => this.#unwatch(name) }),
-      lastConnectionError: () => this.#attached?.connection.lastConnectionError(),
+      lastConnectionError: () => this.#connection.lastConnectionError(),
     });
   }
 
   /** The client commands go through; resolved by {@link attach}. */
   get client(): RedisLockClient {
-    return this.#open().connection.client;
+    return this.#connection.client;
   }
 
   attach(host: DriverHost<ElectionKeys>): void {
-    if (this.#attached !== undefined) throw new Error('a RedisElectionDriver serves one engine');
-    this.#attached = { host, connection: resolveClient(this.#source) };
+    this.#connection.open();
+    this.#attached = { host };
   }
 
   keysFor(name: string): ElectionKeys {
@@ -146,19 +142,7 @@ export class RedisElectionDriver implements ElectionDriver<ElectionKeys> {
   /** Closes the subscriber; quits a client the driver created, or detaches from the caller's. */
   async close(): Promise<void> {
     this.#channels.close();
-    const connection = this.#attached?.connection;
-    if (connection === undefined) return;
-    if (!connection.owned) {
-      connection.dispose();
-      return;
-    }
-    try {
-      await withTimeout(connection.client.quit(), this.#settings.operationTimeout, 'quit');
-    } catch {
-      // Unreachable server: drop the connection below.
-    } finally {
-      connection.client.disconnect();
-    }
+    await this.#connection.close();
   }
 
   #read(name: string): Promise<LeaderReply> {
@@ -193,7 +177,7 @@ export class RedisElectionDriver implements ElectionDriver<ElectionKeys> {
   }
 
   #call<Args extends readonly ScriptArg[], Reply>(script: Script<Args, Reply>, args: Args): Promise<Reply> {
-    return this.#timeout.bound(script.run(this.client, args), script.name);
+    return this.#connection.call(script, args);
   }
 
   /** How long the counter is kept after a campaign, renewal or change with a lease of `ttl` ms. */
