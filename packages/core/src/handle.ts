@@ -54,6 +54,10 @@ export class Handle<D = unknown> implements LockHandle, HeldLock<D> {
     }
     return this.#controller.signal;
   }
+  /** @internal The loss that ended this handle, if it was lost (reads no `signal`). */
+  get lostError(): LockLostError | undefined {
+    return this.#lostError;
+  }
   get held(): boolean {
     return this.#state === 'held';
   }
@@ -118,4 +122,16 @@ export class Handle<D = unknown> implements LockHandle, HeldLock<D> {
       state: this.#state,
     };
   }
+}
+
+/**
+ * The `LockLostError` of a handle that is no longer held, if it was lost (not released). A
+ * core {@link Handle} answers from its state: reading `signal` would build an AbortController
+ * and a `LockReleasedError` (with its stack) for every released handle, a third of a local turn.
+ */
+export function lossOf(handle: LockHandle): LockLostError | undefined {
+  if (handle instanceof Handle) return handle.lostError;
+  if (handle.held) return undefined;
+  const reason: unknown = handle.signal.reason;
+  return reason instanceof LockLostError ? reason : undefined;
 }

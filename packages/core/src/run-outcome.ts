@@ -1,4 +1,5 @@
-import { LockLostError } from './errors.js';
+import type { LockLostError } from './errors.js';
+import { lossOf } from './handle.js';
 import type { LockEvent } from './lock-events.js';
 import { LeaseView } from './coalesce/shared-lease.js';
 import type { LockHandle } from './types.js';
@@ -17,8 +18,8 @@ export async function settle<T>(
 
 /** The `LockLostError` of a handle that is no longer held, if it was lost (not released). */
 export function lostReason(handle: LockHandle): LockLostError | undefined {
-  const reason: unknown = handle.signal.reason;
-  return reason instanceof LockLostError ? reason : undefined;
+  if (handle instanceof LeaseView) return handle.ended ? handle.lostError : handle.lease.lostError();
+  return lossOf(handle);
 }
 
 /** The `acquired` event; a lease's token is read without marking it observed (events are not for fencing). */

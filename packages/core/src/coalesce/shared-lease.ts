@@ -1,4 +1,5 @@
 import { LockLostError, LockNotHeldError, LockReleasedError } from '../errors.js';
+import { lossOf } from '../handle.js';
 import type { LockHandle } from '../types.js';
 
 /** What a caller of `withLock` asked for; a lease is handed over only to a caller that asks the same. */
@@ -123,9 +124,7 @@ export class SharedLease {
 
   /** The loss of the backend lock, if it was lost (not released). */
   lostError(): LockLostError | undefined {
-    if (this.backend.held) return undefined;
-    const reason: unknown = this.backend.signal.reason;
-    return reason instanceof LockLostError ? reason : undefined;
+    return lossOf(this.backend);
   }
 
   /** Gives the backend lock back: stops renewing, unlocks it if still held. Idempotent. */
