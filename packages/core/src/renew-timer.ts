@@ -3,8 +3,9 @@ import type { DistributedLock, LockHandle, RenewObserver } from './types.js';
 
 /**
  * `autoRenew` for a `DistributedLock` written outside dlock: one timer per handle, renewing at
- * ttl/3 through `lock.renew`, sooner again after a failure, until the handle is released or
- * lost or the returned function is called. dlock's own locks batch renewals instead.
+ * a third of the lease left (ttl/3 once renewed) through `lock.renew`, sooner again after a
+ * failure, until the handle is released or lost or the returned function is called. dlock's own
+ * locks batch renewals instead.
  *
  * @example
  * ```ts
@@ -19,14 +20,18 @@ import type { DistributedLock, LockHandle, RenewObserver } from './types.js';
 export function renewOnTimer(lock: Pick<DistributedLock, 'renew'>, handle: LockHandle, observer: RenewObserver = {}): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  const ttl = Math.max(3, Math.floor(handle.validUntil - performance.now()));
-  const every = Math.max(1, Math.floor(ttl / 3));
+  /** A third of what is left of the lease now. */
+  const third = () => Math.max(1, Math.floor((handle.validUntil - performance.now()) / 3));
+  // The first renewal at a third of what is left (a handle passed late has less than its ttl).
+  const every = third();
   const tick = () => {
     if (stopped || !handle.held) return;
     lock.renew(handle).then(
       () => {
         observer.renewed?.(handle);
-        schedule(every);
+        // A third of the renewed lease; never sooner than the first interval, so a lock whose
+        // validUntil does not move on renew is not renewed in a tight loop.
+        schedule(Math.max(every, third()));
       },
       (error: unknown) => {
         if (error instanceof LockNotHeldError) return;

@@ -60,9 +60,13 @@ export class Watchdog<D = unknown> {
     this.#sliceMs = sliceMs;
   }
 
-  /** Starts renewing `handle`; the returned function stops it (idempotent). */
+  /**
+   * Starts renewing `handle`; the returned function stops it (idempotent). The first renewal
+   * is due ttl/3 from now, or sooner when less than a full lease is left (see {@link firstDelay}).
+   */
   add(handle: Handle<D>): () => void {
-    const nextAt = this.clock.now() + interval(handle);
+    const now = this.clock.now();
+    const nextAt = now + firstDelay(handle, now);
     this.#entries.set(handle, { nextAt });
     // Only this entry can move the timer earlier: no scan, so adding n handles costs O(n).
     this.#scheduleAt(nextAt);
@@ -168,6 +172,18 @@ function slicer(sliceMs: number): Pace {
 
 function interval(handle: Handle<unknown>): number {
   return Math.max(1, Math.floor(handle.ttl / 3));
+}
+
+/**
+ * When the first renewal of a handle added at `now` is due: ttl/3 for a fresh lease, but a
+ * third of what is left when that is less (autoRenew called late, or a lease whose acquire
+ * answered slowly), so the round trip has two thirds of the remaining lease to land in. A
+ * handle already past its lease is due at once (the expiry timer decides whether it is lost).
+ * The tick's half-interval window may renew it a little earlier still, never later.
+ */
+function firstDelay(handle: Handle<unknown>, now: number): number {
+  const left = handle.validUntil - now;
+  return Math.max(0, Math.min(interval(handle), Math.floor(left / 3)));
 }
 
 /** After an error: retry a few times before validity runs out, but not in a tight loop. */
