@@ -15,7 +15,7 @@ import { RedisConnection } from '../connection.js';
 import { isTransientRedisError } from '../transient.js';
 import type { RedisLockClient } from '../types.js';
 import { ElectionChannels } from './channels.js';
-import { redisElectionKeys, type ElectionKeys } from './keys.js';
+import { redisElectionKeys, resignLatchKey, type ElectionKeys } from './keys.js';
 import { observeElection } from './observe.js';
 import { renewLeaderships } from './renew.js';
 import { electionScripts as scripts, type LeaderReply } from './scripts.js';
@@ -94,9 +94,14 @@ export class RedisElectionDriver implements ElectionDriver<ElectionKeys> {
     return { acquired: false, retryAfter: this.#channels.live || reply.pttl < 0 ? reply.pttl : Math.min(reply.pttl, maxRetryDelay) };
   }
 
+  /**
+   * Owner-checked resign, safe to re-send: a copy that ioredis sends again after a reconnect
+   * finds the resign latch its first run left and reports the resign, not a lost leadership.
+   */
   release(lock: HeldLock<ElectionKeys>): Promise<boolean> {
     const keys = lock.data;
-    return this.#call(scripts.resign, [keys.leader, keys.counter, lock.token, this.#keep(lock.ttl), keys.channel]);
+    const latch = resignLatchKey(keys, lock.token);
+    return this.#call(scripts.resign, [keys.leader, keys.counter, latch, lock.token, this.#keep(lock.ttl), keys.channel, this.#latchMs]);
   }
 
   renew(lock: HeldLock<ElectionKeys>, ttl: number): Promise<boolean> {
@@ -185,7 +190,17 @@ export class RedisElectionDriver implements ElectionDriver<ElectionKeys> {
     return ttl + this.#settings.fenceRetention;
   }
 
+  /**
+   * How long a resign latch lives: longer than any copy of the resign can still be answered to
+   * a caller waiting for it (each call gives up after `operationTimeout`).
+   */
+  get #latchMs(): number {
+    return this.#settings.operationTimeout * 2;
+  }
+
+  /** A clean-up whose answer nobody reads: no latch. */
   #resignLater(keys: ElectionKeys, token: string): void {
-    scripts.resign.run(this.client, [keys.leader, keys.counter, token, this.#settings.fenceRetention, keys.channel]).catch(() => undefined);
+    const args = [keys.leader, keys.counter, resignLatchKey(keys, token), token, this.#settings.fenceRetention, keys.channel, 0] as const;
+    scripts.resign.run(this.client, args).catch(() => undefined);
   }
 }

@@ -26,3 +26,16 @@ export function redisElectionKeys(prefix: string, name: string): ElectionKeys {
   const base = `${prefix}:{${hashTag(name)}}`;
   return { leader: `${base}:leader`, counter: `${base}:term`, channel: `${base}:changed` };
 }
+
+/**
+ * The latch a resign of `token` leaves behind briefly (see `lua/resign.lua`), so that a copy of
+ * the resign re-sent after a lost reply reports the resign, not a lost leadership:
+ * `<prefix>:{<tag>}:leader:resigned:<token>`, under the election's hash tag.
+ * @example
+ * ```ts
+ * resignLatchKey(redisElectionKeys('dlock:election', 'cron'), token); // 'dlock:election:{cron}:leader:resigned:<token>'
+ * ```
+ */
+export function resignLatchKey(keys: ElectionKeys, token: string): string {
+  return `${keys.leader}:resigned:${token}`;
+}

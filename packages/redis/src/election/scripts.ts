@@ -28,10 +28,10 @@ export const electionScripts = Object.freeze({
       return flag(elected, 'elected') ? { elected: true, term: decimal(value, 'term') } : { elected: false, pttl: integer(value, 'pttl') };
     },
   }),
-  resign: defineScript<readonly [leader: string, counter: string, token: string, keepCounter: number, channel: string], boolean>({
+  resign: defineScript<readonly [leader: string, counter: string, latch: string, token: string, keepCounter: number, channel: string, latchMs: number], boolean>({
     name: 'resign',
     source: resignLua,
-    keys: 2,
+    keys: 3,
     parse: (reply) => flag(reply),
   }),
   renew: defineScript<readonly [leader: string, counter: string, token: string, ttl: number, keepCounter: number], boolean>({
