@@ -1,14 +1,18 @@
-// The second process of the multi-process workloads (hot key, watchdog), driven by the parent
-// over IPC: { id, op, ... } in, { id, ok, result | error } out. Exits when the parent goes.
+// The second process of the multi-process workloads (hot key, read-mostly, watchdog), driven by
+// the parent over IPC: { id, op, ... } in, { id, ok, result | error } out. Exits when the parent
+// goes.
 import { prepareHot } from './hot-loop.mjs';
 import { errorText } from './measure.mjs';
 
 let hot;
 
 const ops = {
-  async prepare({ spec, env, params }) {
+  /** `loop`: 'hot' (hot-loop.mjs) or 'read-mostly' (read-mostly-loop.mjs). */
+  async prepare({ spec, env, params, loop = 'hot' }) {
     await hot?.close();
-    hot = await prepareHot(spec, env, params);
+    hot = undefined;
+    const prepare = loop === 'read-mostly' ? (await import('./read-mostly-loop.mjs')).prepareReadMostly : prepareHot;
+    hot = await prepare(spec, env, params);
   },
   async run({ params }) {
     return hot.run(params);

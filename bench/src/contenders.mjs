@@ -1,6 +1,8 @@
 // Every contender the bench can run, by id: the raw protocol loops, dlock's backends and the
 // peers. A contender creates a "locker" ({ acquire(key, ttl) -> release(), hold?(), close() })
-// from the run's server addresses; child processes create the same contender by id.
+// from the run's server addresses; child processes create the same contender by id. A semaphore
+// locker's acquire() takes one permit of the spec's `limit`; a read-write lock's acquire() is
+// the write lock and its acquireRead() the read lock.
 import { errorText } from './measure.mjs';
 import { rawEtcd, rawEtcdQueue } from './raw/etcd.mjs';
 import { rawRedis, rawRedisPubSub } from './raw/redis.mjs';
@@ -33,6 +35,13 @@ export const contenders = {
     label: () => 'raw: pg_advisory_lock, a connection per waiter',
     create: async (o) => (await import('./raw/postgres.mjs')).rawPostgresAdvisory(o),
   },
+  'raw-redis-semaphore': {
+    kind: 'raw',
+    server: 'redis',
+    pkg: '@dlock/redis',
+    label: () => "raw loop over dlock's semaphore Lua scripts + pub/sub",
+    create: async (o) => (await import('./raw/redis-claims.mjs')).rawRedisSemaphore(o),
+  },
   'raw-redlock': { kind: 'raw', server: 'redisNodes', label: () => 'raw: quorum SET NX PX + pub/sub', create: rawRedlock },
 
   'dlock-redis': {
@@ -60,6 +69,20 @@ export const contenders = {
     pkg: '@dlock/redlock',
     label: (variant) => (variant === 'nofence' ? "dlock Redlock (fencing 'none')" : 'dlock Redlock'),
     create: async (o) => (await import('./dlock/redlock.mjs')).dlockRedlock(o),
+  },
+  'dlock-redis-semaphore': {
+    server: 'redis',
+    kind: 'dlock',
+    pkg: '@dlock/redis',
+    label: () => 'dlock RedisSemaphore',
+    create: async (o) => (await import('./dlock/redis-claims.mjs')).dlockRedisSemaphore(o),
+  },
+  'dlock-redis-rw': {
+    server: 'redis',
+    kind: 'dlock',
+    pkg: '@dlock/redis',
+    label: () => 'dlock RedisReadWriteLock',
+    create: async (o) => (await import('./dlock/redis-claims.mjs')).dlockRedisRW(o),
   },
 
   'dlock-postgres': {
@@ -93,6 +116,12 @@ export const contenders = {
     kind: 'peer',
     label: () => `redis-semaphore ${v('redis-semaphore')} Mutex`,
     create: async (o) => (await import('./peers/redis-semaphore.mjs')).semaphoreMutex(o),
+  },
+  'semaphore-semaphore': {
+    server: 'redis',
+    kind: 'peer',
+    label: () => `redis-semaphore ${v('redis-semaphore')} Semaphore`,
+    create: async (o) => (await import('./peers/redis-semaphore.mjs')).semaphoreSemaphore(o),
   },
   'semaphore-redlock': {
     server: 'redisNodes',
@@ -143,11 +172,11 @@ export function unavailable(id) {
   return check;
 }
 
-/** Creates contender `id`'s locker. `spec`: { id, variant, nodes }. */
+/** Creates contender `id`'s locker. `spec`: { id, variant, nodes, limit (semaphores) }. */
 export function createLocker(spec, env) {
   const c = contenders[spec.id];
   if (c === undefined) throw new Error(`unknown contender ${spec.id}`);
-  return c.create({ env, nodes: spec.nodes, variant: spec.variant ?? 'default' });
+  return c.create({ env, nodes: spec.nodes, variant: spec.variant ?? 'default', limit: spec.limit });
 }
 
 /** The label of a contender spec. */

@@ -5,7 +5,7 @@
 // Each acquisition inside the window is recorded as (time, worker, wait); the parent merges both
 // processes' records and counts hand-offs: acquisitions by another worker than the previous
 // holder (a worker that re-takes the lock it just released, while others wait, hands off
-// nothing). Time to acquire is reported over hand-offs (a re-take waited for nobody), plus the
+// nothing; on a semaphore, another worker than the last `limit` acquirers). Time to acquire is reported over hand-offs (a re-take waited for nobody), plus the
 // waits still open when the window closes, counted up to then, so starved workers show in the p99.
 import { createLocker } from './contenders.mjs';
 import { errorText, sleep, within } from './measure.mjs';
@@ -78,14 +78,17 @@ export async function prepareHot(spec, env, { key, workers, ttl, firstWorker = 0
 /**
  * Merges the acquisitions of all processes (each `{ times, holders, waits, open }`) in time
  * order: the number of hand-offs, and the waits of the hand-offs plus the open waits. With one
- * worker every acquisition counts.
+ * worker every acquisition counts. `limit`: how many may hold at once (a semaphore's permits);
+ * an acquisition by a worker among the last `limit` acquirers is a re-take (for a mutex: by the
+ * previous holder), not a hand-off.
  */
-export function handoffsOf(parts, workers) {
+export function handoffsOf(parts, workers, limit = 1) {
   const order = parts.flatMap((p) => p.times.map((t, i) => [t, p.holders[i], p.waits[i]])).sort((a, b) => a[0] - b[0]);
   const waits = parts.flatMap((p) => p.open);
   let handoffs = 0;
   order.forEach(([, holder, wait], i) => {
-    if (workers === 1 || (i > 0 && holder !== order[i - 1][1])) {
+    const retake = order.slice(Math.max(0, i - limit), i).some(([, h]) => h === holder);
+    if (workers === 1 || (i > 0 && !retake)) {
       handoffs++;
       waits.push(wait);
     }

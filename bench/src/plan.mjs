@@ -158,5 +158,9 @@ export function plan(p) {
           ],
         }),
     },
+    // Semaphores and read-write locks (issue 14): the sections are in plan-claims.mjs.
+    { id: 'semaphore', run: async (ctx) => (await import('./plan-claims.mjs')).semaphoreUncontended(ctx, p) },
+    { id: 'semaphore', run: async (ctx) => (await import('./plan-claims.mjs')).semaphoreHot(ctx, p) },
+    { id: 'rw', run: async (ctx) => (await import('./plan-claims.mjs')).readMostlyRedis(ctx, p) },
   ];
 }

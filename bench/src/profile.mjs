@@ -16,6 +16,7 @@ export const profiles = {
     postgresPollSweep: [10],
     watchdog: { locks: 1_000, ttl: 1_500, ticks: 2 },
     registration: { total: 2_000, concurrent: 500, devices: 50, maxMs: 1_500 },
+    readMostly: { workers: 16, holdMs: 1, readShares: [0.9] },
   },
   default: {
     repeats: 3,
@@ -31,6 +32,7 @@ export const profiles = {
     postgresPollSweep: [5, 50],
     watchdog: { locks: 10_000, ttl: 3_000, ticks: 5 },
     registration: { total: 10_000, concurrent: 1_000, devices: 100, maxMs: 8_000 },
+    readMostly: { workers: 16, holdMs: 1, readShares: [0.9] },
   },
   full: {
     repeats: 5,
@@ -46,5 +48,6 @@ export const profiles = {
     postgresPollSweep: [1, 5, 50],
     watchdog: { locks: 10_000, ttl: 3_000, ticks: 8 },
     registration: { total: 10_000, concurrent: 1_000, devices: 100, maxMs: 30_000 },
+    readMostly: { workers: 16, holdMs: 1, readShares: [0.5, 0.9, 1] },
   },
 };

@@ -1,6 +1,7 @@
-// redis-semaphore: Mutex (one node) and RedlockMutex (N nodes). Both poll: a failed SET NX
-// sleeps retryInterval (default 10 ms) and gives up after acquireTimeout (10 s), which the bench
-// wraps in an outer loop. A held lock refreshes itself every 0.8 x lockTimeout on its own timer.
+// redis-semaphore: Mutex and Semaphore (one node) and RedlockMutex (N nodes). All poll: a failed
+// attempt (SET NX, or the Semaphore's Lua script) sleeps retryInterval (default 10 ms) and gives
+// up after acquireTimeout (10 s), which the bench wraps in an outer loop. A held lock refreshes
+// itself every 0.8 x lockTimeout on its own timer.
 // 'retry:<ms>': retryInterval <ms>.
 import { Redis } from 'ioredis';
 import { retryMs, untilAcquired } from './variant.mjs';
@@ -38,6 +39,14 @@ export async function semaphoreMutex({ env, variant }) {
   const client = new Redis(env.redisUrl).on('error', () => undefined);
   await client.ping();
   return semaphoreLocker((key, o) => new Mutex(client, key, o), [client], variant);
+}
+
+/** Its Semaphore (a sorted set of holders per key): every acquisition one of `limit` permits. */
+export async function semaphoreSemaphore({ env, variant, limit = 4 }) {
+  const { Semaphore } = await import('redis-semaphore');
+  const client = new Redis(env.redisUrl).on('error', () => undefined);
+  await client.ping();
+  return semaphoreLocker((key, o) => new Semaphore(client, key, limit, o), [client], variant);
 }
 
 export async function semaphoreRedlockMutex({ env, nodes, variant }) {

@@ -1,6 +1,7 @@
-// Workloads 2, 3, 4b and 7b: many workers on one key with an empty critical section, split over two
-// processes (this one and the bench child): hand-offs per second within the window (see
-// hot-loop.mjs: a re-take by the worker that just released is not a hand-off), the time those
+// Workloads 2, 3, 4b, 7b and 8b: many workers on one key with an empty critical section, split over
+// two processes (this one and the bench child): hand-offs per second within the window (see
+// hot-loop.mjs: a re-take by the worker that just released is not a hand-off; on a semaphore of
+// `limit` permits, one by any of the last `limit` acquirers is not either), the time those
 // hand-offs waited (p50/p99, waits still open at the window's end included), and with `etcd` the
 // etcd requests per hand-off (etcd's /metrics read at the window's start and end).
 import { randomUUID } from 'node:crypto';
@@ -9,7 +10,8 @@ import { percentile, sleep } from '../measure.mjs';
 import { etcdRequests, requestsBetween } from '../stats/etcd-metrics.mjs';
 import { runGrid } from './grid.mjs';
 
-export function hotKey(ctx, { id, title, description, rows, groups, etcd = false }) {
+/** `limit`: a semaphore's permits (the lockers take one each); hand-offs are counted for it. */
+export function hotKey(ctx, { id, title, description, rows, groups, etcd = false, limit = 1 }) {
   const { hotMs, drainMs, ttl } = ctx.profile;
   const metrics = [
     { key: 'handoffsPerSecond', label: 'hand-offs/s', digits: 0, ratio: 'higher' },
@@ -46,7 +48,7 @@ export function hotKey(ctx, { id, title, description, rows, groups, etcd = false
             child?.request('run', { params: run }, hotMs + drainMs + 30_000),
           ]);
           const done = parts.filter(Boolean);
-          const { handoffs, waits } = handoffsOf(done, workers);
+          const { handoffs, waits } = handoffsOf(done, workers, limit);
           const acquisitions = done.reduce((n, p) => n + p.times.length, 0);
           const hung = done.reduce((n, p) => n + p.hung, 0);
           const notes = [...done.flatMap((p) => p.errors), ...(hung ? [`${hung} workers still inside acquire() ${drainMs} ms after the window: abandoned, their waits counted up to the window's end`] : [])];

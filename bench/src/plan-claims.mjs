@@ -1,0 +1,57 @@
+// The sections of issue 14 (semaphores and read-write locks), run by plan.mjs's `semaphore` and
+// `rw` entries. The first row of each is the one the others are divided by: the raw loop over
+// dlock's semaphore scripts, and for the read-mostly workload the mutex.
+import { rowOf } from './workloads/grid.mjs';
+import { hotKey } from './workloads/hot-key.mjs';
+import { readMostly } from './workloads/read-mostly.mjs';
+import { uncontended } from './workloads/uncontended.mjs';
+
+/** Permits of every semaphore key (each acquisition takes one). */
+export const SEMAPHORE_LIMIT = 4;
+
+const sem = (id, variant) => rowOf({ id, limit: SEMAPHORE_LIMIT, ...(variant ? { variant } : {}) });
+
+/** redis-semaphore's Semaphore at its defaults and, with `withSweep`, at the profile's retry intervals. */
+const semaphorePeers = (p, withSweep) => [
+  sem('semaphore-semaphore'),
+  ...(withSweep ? p.peerRetrySweep.map((ms) => sem('semaphore-semaphore', `retry:${ms}`)) : []),
+];
+
+export function semaphoreUncontended(ctx, p) {
+  return uncontended(ctx, {
+    id: 'uncontended-semaphore',
+    title: `8a. Semaphore, Redis, uncontended (limit ${SEMAPHORE_LIMIT})`,
+    rows: [
+      { ...sem('raw-redis-semaphore'), baseline: true },
+      sem('dlock-redis-semaphore'),
+      ...semaphorePeers(p, false),
+    ],
+  });
+}
+
+export function semaphoreHot(ctx, p) {
+  return hotKey(ctx, {
+    id: 'hot-semaphore',
+    title: `8b. Semaphore, Redis, hot key (limit ${SEMAPHORE_LIMIT})`,
+    description:
+      `32 workers in 2 processes on one key of ${SEMAPHORE_LIMIT} permits, one permit each, empty critical section; ` +
+      `a hand-off is an acquisition by a worker that is not among the last ${SEMAPHORE_LIMIT} acquirers`,
+    groups: [{ label: '32 in 2 processes', workers: 32, processes: 2 }],
+    limit: SEMAPHORE_LIMIT,
+    rows: [{ ...sem('raw-redis-semaphore'), baseline: true }, sem('dlock-redis-semaphore'), ...semaphorePeers(p, true)],
+  });
+}
+
+export function readMostlyRedis(ctx, p) {
+  return readMostly(ctx, {
+    id: 'read-mostly-redis',
+    title: '9. Read-mostly, Redis: read-write lock vs mutex',
+    workers: p.readMostly.workers,
+    holdMs: p.readMostly.holdMs,
+    readShares: p.readMostly.readShares,
+    rows: [
+      rowOf({ id: 'dlock-redis' }, true, { label: 'dlock RedisLock (every operation exclusive)' }),
+      rowOf({ id: 'dlock-redis-rw' }, false, { label: 'dlock RedisReadWriteLock (reads shared)' }),
+    ],
+  });
+}
