@@ -47,6 +47,7 @@ export {
   type KnownOptions,
   type LockEngineOptions,
 } from './engine/options.js';
+export { waitListPlaceMs } from './engine/wait-list.js';
 export { KeyQueue, QueueTicket } from './engine/key-queue.js';
 export { Outage } from './engine/outage.js';
 export { Handle } from './handle.js';

@@ -2,6 +2,7 @@ export { RedisLock, defaultRedisLockOptions, type RedisLockOptions } from './red
 // The protocol is imported by its package name everywhere outside src/protocol/, so the build
 // keeps it in one file (dist/protocol.*) shared with @dlock/redlock: one copy of each class.
 export { redisLockKeys, type RedisLockKeys } from '@dlock/redis/protocol';
+export { redisWaitListKeys, type RedisWaitListKeys } from './wait-list-keys.js';
 export { redisLockScripts, LuaScript } from './scripts.js';
 export { RedisTimeoutError } from './timeout.js';
 export { UnexpectedReplyError } from '@dlock/redis/protocol';

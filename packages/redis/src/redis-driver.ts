@@ -5,6 +5,7 @@ import type {
   DriverFeatures,
   DriverHost,
   HeldLock,
+  WaitList,
   LockCapabilities,
   LockDriver,
   LockInfo,
@@ -18,12 +19,14 @@ import {
   type Script,
   type ScriptArg,
 } from '@dlock/redis/protocol';
+import { waitListPlaceMs } from '@dlock/core';
 import type { RedisOptions } from 'ioredis';
 import { RedisConnection } from './connection.js';
 import { ReleaseSubscriber } from './release-subscriber.js';
 import { renewBatch } from './renew-batch.js';
 import { scripts, type AcquireReply } from './scripts.js';
 import { isTransientRedisError } from './transient.js';
+import { redisWaitListKeys } from './wait-list-keys.js';
 import type { RedisLockClient } from './types.js';
 
 /** The validated Redis options a {@link RedisDriver} runs with (see `RedisLockOptions`). */
@@ -31,11 +34,15 @@ export interface RedisDriverSettings {
   readonly prefix: string;
   readonly operationTimeout: number;
   readonly fenceRetention: number;
+  /** Waiters of every process take the lock in arrival order (see `RedisLockOptions.fair`). */
+  readonly fair: boolean;
 }
 
 /** What the driver has once an engine attached it: the engine, and the client it connected. */
 interface Attached {
   readonly host: DriverHost<RedisLockKeys>;
+  /** How long a waiter's place outlives an answer's retry delay, in ms (fair mode). */
+  readonly placeMs: number;
 }
 
 /**
@@ -70,17 +77,27 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
     this.#subscriber = new ReleaseSubscriber(
       () => this.client.duplicate(),
       (key, message) => {
-        if (message !== this.#instanceId) this.#attached?.host.released(key);
+        // '<instance id>' or '<instance id> <token of the first waiter>' (fair mode), or ''.
+        const space = message.indexOf(' ');
+        const from = space < 0 ? message : message.slice(0, space);
+        if (from !== this.#instanceId) this.#attached?.host.released(key, space < 0 ? undefined : message.slice(space + 1));
       },
       settings.operationTimeout,
       () => this.#connection.whenConnected(),
     );
-    this.features = Object.freeze({
-      claims: ['exclusive'] as const,
-      releaseFeed: Object.freeze({ watch: (key: string) => this.watch(key), unwatch: (key: string) => this.unwatch(key) }),
-      transfer: (lock: HeldLock<RedisLockKeys>, token: string, ttl: number) => this.transfer(lock, token, ttl),
-      lastConnectionError: () => this.#connection.lastConnectionError(),
-    });
+    const releaseFeed = Object.freeze({ watch: (key: string) => this.watch(key), unwatch: (key: string) => this.unwatch(key) });
+    const lastConnectionError = () => this.#connection.lastConnectionError();
+    // Fair: the server's wait list decides who is next, so a releasing holder never passes the
+    // lock to a waiter of its own past earlier waiters of other processes (no `transfer`).
+    const waitList: WaitList = Object.freeze({ leave: (key: string, token: string) => this.leave(key, token) });
+    this.features = settings.fair
+      ? Object.freeze({ claims: ['exclusive'] as const, releaseFeed, waitList, lastConnectionError })
+      : Object.freeze({
+          claims: ['exclusive'] as const,
+          releaseFeed,
+          transfer: (lock: HeldLock<RedisLockKeys>, token: string, ttl: number) => this.transfer(lock, token, ttl),
+          lastConnectionError,
+        });
   }
 
   /** The client commands go through; resolved by {@link attach}. */
@@ -91,7 +108,7 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
   /** Connects (or adopts the caller's client). May throw `InvalidOptionError` for a bad client argument. */
   attach(host: DriverHost<RedisLockKeys>): void {
     this.#connection.open();
-    this.#attached = { host };
+    this.#attached = { host, placeMs: waitListPlaceMs(host.maxRetryDelay) };
   }
 
   /** The Redis names used for `key`. */
@@ -102,9 +119,17 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
   async acquire(request: AcquireRequest): Promise<AcquireResult<RedisLockKeys>> {
     const { key, token, ttl } = request;
     const keys = this.keysFor(key);
+    const { host, placeMs } = this.#open();
     let result: AcquireReply;
     try {
-      result = await this.#call(scripts.acquire, [keys.lock, keys.fence, token, ttl, this.#keepFence(ttl)]);
+      if (this.#settings.fair) {
+        const { waiters, places } = redisWaitListKeys(keys);
+        const waiting = request.waiting === true ? 1 : 0;
+        const reply = await this.#call(scripts.fairAcquire, [keys.lock, keys.fence, waiters, places, token, ttl, this.#keepFence(ttl), waiting, placeMs]);
+        result = reply.acquired ? reply : { acquired: false, pttl: reply.retryAfter };
+      } else {
+        result = await this.#call(scripts.acquire, [keys.lock, keys.fence, token, ttl, this.#keepFence(ttl)]);
+      }
     } catch (error) {
       if (!(error instanceof UnexpectedReplyError)) this.#releaseLater(keys, token);
       throw error;
@@ -112,8 +137,7 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
     if (result.acquired) return { acquired: true, fencingToken: result.fencingToken, data: keys };
     // While release messages may be missed (subscriber reconnecting), do not sleep through the
     // holder's whole lease: poll at most every maxRetryDelay.
-    const { maxRetryDelay } = this.#open().host;
-    const retryAfter = this.#subscriber.live || result.pttl < 0 ? result.pttl : Math.min(result.pttl, maxRetryDelay);
+    const retryAfter = this.#subscriber.live || result.pttl < 0 ? result.pttl : Math.min(result.pttl, host.maxRetryDelay);
     return { acquired: false, retryAfter };
   }
 
@@ -126,10 +150,29 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
    */
   async release(lock: HeldLock<RedisLockKeys>): Promise<boolean> {
     const keys = lock.data;
+    if (this.#settings.fair) {
+      const { waiters, places } = redisWaitListKeys(keys);
+      const placeMs = this.#open().placeMs;
+      const args = [keys.lock, releaseLatchKey(keys, lock.token), waiters, places, lock.token, keys.channel, this.#instanceId, this.#latchMs, placeMs] as const;
+      const { released, next } = await this.#call(scripts.fairRelease, args);
+      if (released) this.#open().host.released(lock.key, next);
+      return released;
+    }
     const args = [keys.lock, releaseLatchKey(keys, lock.token), lock.token, keys.channel, this.#instanceId, this.#latchMs] as const;
     const released = await this.#call(scripts.release, args);
     if (released) this.#open().host.released(lock.key);
     return released;
+  }
+
+  /**
+   * The wait list feature (fair mode): a waiting caller gave up; its place goes. When it was
+   * first in line for a free lock, the next waiter is told (here at once, elsewhere by message).
+   */
+  async leave(key: string, token: string): Promise<void> {
+    const keys = this.keysFor(key);
+    const { waiters, places } = redisWaitListKeys(keys);
+    const next = await this.#call(scripts.fairLeave, [keys.lock, waiters, places, token, keys.channel, this.#instanceId, this.#open().placeMs]);
+    if (next !== undefined) this.#open().host.released(key, next);
   }
 
   /** The `transfer` feature: the acquire script takes the lock over from `lock`'s token for `token`. */

@@ -44,6 +44,17 @@ export interface RedisLockOptions extends LockEngineOptions, HandOverOptions {
    * @example 86_400_000
    */
   fenceRetention?: number;
+  /**
+   * Waiters of every process take the lock in the order they came (a wait list per key on the
+   * server, under the key's hash tag): a release wakes exactly the waiter first in line, in
+   * whichever process it is, and a waiter that dies loses its place a few seconds after it
+   * stopped coming back. `false` lets waiters race for a released lock as plain `SET NX` does,
+   * and lets a releasing holder pass the lock to its own next waiter (`maxLocalHandOvers`):
+   * more hand-offs per second on a key with an empty critical section, but one process can
+   * starve the others (see the README's fairness section).
+   * @default true
+   */
+  fair?: boolean;
 }
 
 /**
@@ -55,7 +66,7 @@ export interface RedisLockOptions extends LockEngineOptions, HandOverOptions {
  * new RedisLock(client, { operationTimeout: defaultRedisLockOptions.operationTimeout * 2 });
  * ```
  */
-export const defaultRedisLockOptions = Object.freeze({ prefix: 'dlock', operationTimeout: 2_000, fenceRetention: 3_600_000 });
+export const defaultRedisLockOptions = Object.freeze({ prefix: 'dlock', operationTimeout: 2_000, fenceRetention: 3_600_000, fair: true });
 
 /**
  * A distributed lock on one Redis server (or Redis Cluster), through ioredis. Each acquire is
@@ -84,6 +95,8 @@ export class RedisLock extends LockEngine<RedisLockKeys> {
   readonly operationTimeout: number;
   /** See {@link RedisLockOptions.fenceRetention}. */
   readonly fenceRetention: number;
+  /** See {@link RedisLockOptions.fair}. */
+  readonly fair: boolean;
 
   /**
    * @param client an ioredis `Redis` or `Cluster` (not closed by `close()`), or ioredis
@@ -94,11 +107,12 @@ export class RedisLock extends LockEngine<RedisLockKeys> {
     const settings = resolveRedisSettings(options);
     // The engine validates its options, then attaches the driver, which only then connects.
     const driver = new RedisDriver(client, settings);
-    super(driver, options, known);
+    super(driver, engineOptions(options, settings.fair), known);
     this.client = driver.client;
     this.prefix = settings.prefix;
     this.operationTimeout = settings.operationTimeout;
     this.fenceRetention = settings.fenceRetention;
+    this.fair = settings.fair;
   }
 
   /** The Redis names used for `key` (for debugging, or for other programs speaking the protocol). */
@@ -107,7 +121,7 @@ export class RedisLock extends LockEngine<RedisLockKeys> {
   }
 }
 
-const known: KnownOptions = Object.freeze({ names: Object.freeze(['prefix', 'operationTimeout', 'fenceRetention']), what: 'new RedisLock()' });
+const known: KnownOptions = Object.freeze({ names: Object.freeze(['prefix', 'operationTimeout', 'fenceRetention', 'fair']), what: 'new RedisLock()' });
 
 /**
  * The Redis options, validated before anything connects. A misspelt name is reported first,
@@ -122,7 +136,25 @@ function resolveRedisSettings(options: RedisLockOptions | undefined): RedisDrive
       o.operationTimeout === undefined ? defaultRedisLockOptions.operationTimeout : validateTtl(o.operationTimeout, 'operationTimeout'),
     fenceRetention:
       o.fenceRetention === undefined ? defaultRedisLockOptions.fenceRetention : validateTtl(o.fenceRetention, 'fenceRetention'),
+    fair: validateFair(o),
   };
+}
+
+function validateFair(o: RedisLockOptions): boolean {
+  const fair = o.fair ?? defaultRedisLockOptions.fair;
+  if (typeof fair !== 'boolean') throw new InvalidOptionError('fair', 'a boolean', fair);
+  // A fair lock passes a lock on only to the waiter first in the server's line, never to its own.
+  if (fair && o.maxLocalHandOvers !== undefined && o.maxLocalHandOvers !== 0) {
+    throw new InvalidOptionError('maxLocalHandOvers', '0 or unset unless fair: false (a fair lock hands over only to the next waiter in line)', o.maxLocalHandOvers);
+  }
+  return fair;
+}
+
+/** The engine's options: a fair lock has no local hand-over, so `maxLocalHandOvers: 0` is dropped. */
+function engineOptions(options: RedisLockOptions | undefined, fair: boolean): RedisLockOptions | undefined {
+  if (!fair || options?.maxLocalHandOvers === undefined) return options;
+  const { maxLocalHandOvers: _none, ...rest } = options;
+  return rest;
 }
 
 function validatePrefix(prefix: unknown): string {

@@ -1,4 +1,7 @@
 import acquireLua from './lua/acquire.lua?raw';
+import fairAcquireLua from './lua/fair-acquire.lua?raw';
+import fairLeaveLua from './lua/fair-leave.lua?raw';
+import fairReleaseLua from './lua/fair-release.lua?raw';
 import inspectLua from './lua/inspect.lua?raw';
 import renewLua from './lua/renew.lua?raw';
 import {
@@ -26,6 +29,42 @@ export type AcquireArgs =
 /** What `acquire.lua` answered: the new fencing token, or the ms left on the holder's lease. */
 export type AcquireReply = { readonly acquired: true; readonly fencingToken: bigint } | { readonly acquired: false; readonly pttl: number };
 
+/** `fair-acquire.lua`: lock, fence, wait list, places; token, ttl, fence keep, waiting (1/0), place ms. */
+export type FairAcquireArgs = readonly [
+  lock: string,
+  fence: string,
+  waiters: string,
+  places: string,
+  token: string,
+  ttl: number,
+  keepFence: number,
+  waiting: 0 | 1,
+  placeMs: number,
+];
+
+/** What `fair-acquire.lua` answered: the new fencing token, or ms until the caller should try again. */
+export type FairAcquireReply = { readonly acquired: true; readonly fencingToken: bigint } | { readonly acquired: false; readonly retryAfter: number };
+
+/** `fair-release.lua`: lock, latch, wait list, places; token, channel, instance id, latch ms, place ms. */
+export type FairReleaseArgs = readonly [
+  lock: string,
+  latch: string,
+  waiters: string,
+  places: string,
+  token: string,
+  channel: string,
+  instanceId: string,
+  latchMs: number,
+  placeMs: number,
+];
+
+/** What `fair-release.lua` answered: whether the lock was ours (and is released), and who is first in line now. */
+export interface FairReleaseReply {
+  readonly released: boolean;
+  /** The token of the first waiter, `undefined` when nobody waits. */
+  readonly next: string | undefined;
+}
+
 /** `inspect.lua`: the holder's full token, the ms left on its lease and its fencing token; `null` when free. */
 export type InspectReply = { readonly token: string; readonly pttl: number; readonly fence: bigint } | null;
 
@@ -43,6 +82,39 @@ export const scripts = Object.freeze({
     },
   }),
   release: releaseScript,
+  fairAcquire: defineScript<FairAcquireArgs, FairAcquireReply>({
+    name: 'fair-acquire',
+    source: fairAcquireLua,
+    keys: 4,
+    parse: (reply) => {
+      const [taken, value] = tuple(reply, 2);
+      return flag(taken, 'acquired')
+        ? { acquired: true, fencingToken: decimal(value, 'fence') }
+        : { acquired: false, retryAfter: integer(value, 'retryAfter') };
+    },
+  }),
+  fairRelease: defineScript<FairReleaseArgs, FairReleaseReply>({
+    name: 'fair-release',
+    source: fairReleaseLua,
+    keys: 4,
+    parse: (reply) => {
+      const [released, next] = tuple(reply, 2);
+      const first = text(next, 'next');
+      return { released: flag(released, 'released'), next: first === '' ? undefined : first };
+    },
+  }),
+  fairLeave: defineScript<
+    readonly [lock: string, waiters: string, places: string, token: string, channel: string, instanceId: string, placeMs: number],
+    string | undefined
+  >({
+    name: 'fair-leave',
+    source: fairLeaveLua,
+    keys: 3,
+    parse: (reply) => {
+      const next = text(reply, 'next');
+      return next === '' ? undefined : next;
+    },
+  }),
   renew: defineScript<readonly [lock: string, fence: string, token: string, ttl: number, keepFence: number], boolean>({
     name: 'renew',
     source: renewLua,
@@ -108,7 +180,7 @@ export class LuaScript implements LoadableScript {
 const untyped = (script: LoadableScript): LuaScript => new LuaScript(script.name, script.source, script.numberOfKeys);
 
 /**
- * The four scripts of the Redis lock protocol (sources in `src/lua/*.lua`, and
+ * The scripts of the Redis lock protocol (sources in `src/lua/*.lua`, and
  * `src/protocol/lua/release.lua`), as {@link LuaScript}s with raw replies. Exported so other
  * programs can speak the same protocol: same key names ({@link redisLockKeys}), same scripts.
  *
@@ -130,6 +202,24 @@ export const redisLockScripts = Object.freeze({
    * released by this token) or 0 (not held).
    */
   release: untyped(scripts.release),
+  /**
+   * The fair acquire (`fair: true`, the default). KEYS: lock, fence, wait list, places
+   * (`redisWaitListKeys`). ARGV: token, ttl, fence keep, waiting (1/0), place ms. Returns
+   * `{1, fence}` or `{0, retryAfter}`.
+   */
+  fairAcquire: untyped(scripts.fairAcquire),
+  /**
+   * The fair release. KEYS: lock, release latch, wait list, places. ARGV: token, channel, message
+   * (the releasing instance's id; the first waiter's token is appended), latch ms, place ms
+   * (the longest the first waiter's place is kept from now). Returns
+   * `{1, first waiter's token or ''}` or `{0, ''}`.
+   */
+  fairRelease: untyped(scripts.fairRelease),
+  /**
+   * A fair waiter gives up. KEYS: lock, wait list, places. ARGV: token, channel, message, place ms. Returns
+   * the token of the waiter now first in line when it was told, else `''`.
+   */
+  fairLeave: untyped(scripts.fairLeave),
   /** KEYS: lock, fence. ARGV: token, ttl, fence keep (ttl + retention). Returns 1 (extended) or 0 (lost). */
   renew: untyped(scripts.renew),
   /** KEYS: lock, fence. Returns nil or `{token, pttl, fence}`. */

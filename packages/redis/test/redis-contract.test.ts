@@ -15,6 +15,7 @@ afterAll(async () => {
 
 lockContractSuite('RedisLock (standalone)', () => new RedisLock({ host: server.host, port: server.port }), {
   fifo: true,
+  fair: true,
   // Below the ~850 ms a waiter polling every maxRetryDelay (pub/sub not live) would take, with
   // room for a loaded machine.
   wakeupBudgetMs: 500,
@@ -23,4 +24,12 @@ lockContractSuite('RedisLock (standalone)', () => new RedisLock({ host: server.h
     factory: ([port], options) => new RedisLock({ host: '127.0.0.1', port }, { operationTimeout: 1_000, ...options }),
     callTimeoutMs: 1_000,
   },
+});
+
+// `fair: false` (waiters race; a releasing holder hands over to its own next waiter) keeps every
+// promise of the contract except the order across instances (its fairness tests fail: one
+// instance got 0 of 48 turns in the share test).
+lockContractSuite('RedisLock (standalone, fair: false)', () => new RedisLock({ host: server.host, port: server.port }, { fair: false }), {
+  fifo: true,
+  wakeupBudgetMs: 500,
 });

@@ -260,17 +260,20 @@ describe('waiting', () => {
     expect(calls).toEqual(['subscribe', 'unsubscribe']);
   });
 
-  it('one release wakes one waiter of a process, not all of them; own releases skip the pub/sub hop', async () => {
+  it.each([
+    { fair: true, script: redisLockScripts.fairAcquire },
+    { fair: false, script: redisLockScripts.acquire },
+  ])('one release wakes one waiter of a process, not all of them; own releases skip the pub/sub hop (fair: $fair)', async ({ fair, script }) => {
     const holderLock = open();
     const client = userClient();
     // Hand-overs off: this is about wake-ups (hand-overs are tested below).
-    const waitersLock = new RedisLock(client, { maxLocalHandOvers: 0 });
+    const waitersLock = new RedisLock(client, fair ? {} : { fair, maxLocalHandOvers: 0 });
     cleanup.push(() => waitersLock.close());
     // Count this instance's acquire attempts as they leave the client.
     let attempts = 0;
     const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
     (client as unknown as { evalsha: typeof evalsha }).evalsha = (...args: unknown[]) => {
-      if (args[0] === redisLockScripts.acquire.sha) attempts++;
+      if (args[0] === script.sha) attempts++;
       return evalsha(...args);
     };
     const key = uniqueKey();
@@ -303,9 +306,9 @@ describe('waiting', () => {
     expect(attempts - handDown).toBe(9);
   });
 
-  it('unlock() hands the lock to a waiter of the same instance in one script; after maxLocalHandOvers a real release lets another process in', async () => {
+  it('fair: false: unlock() hands the lock to a waiter of the same instance in one script; after maxLocalHandOvers a real release lets another process in', async () => {
     const client = userClient();
-    const local = new RedisLock(client, { maxLocalHandOvers: 4 });
+    const local = new RedisLock(client, { fair: false, maxLocalHandOvers: 4 });
     cleanup.push(() => local.close());
     const remote = open();
     const sent: string[] = [];

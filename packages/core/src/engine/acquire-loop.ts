@@ -58,7 +58,7 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
         }
       }
       if (ticket === undefined) {
-        ticket = core.queue.enqueue(key, core.ordersClaims ? claim : undefined);
+        ticket = core.queue.enqueue(key, core.ordersClaims ? claim : undefined, token);
         offerHandOver(ticket, { token, ttl });
       }
       // Subscribe once the backend answers: during an outage the subscription would only fail too.

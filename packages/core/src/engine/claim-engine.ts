@@ -50,7 +50,7 @@ export class ClaimEngine<D> implements AsyncDisposable {
     driver.attach({
       clock: resolved.clock,
       maxRetryDelay: resolved.maxRetryDelay,
-      released: (key) => core.queue.notify(key),
+      released: (key, next) => core.queue.notify(key, next),
       lost: (lock, reason, cause) => core.reportLost(lock, reason, cause),
       held: () => core.held.all(),
     });

@@ -94,8 +94,13 @@ export interface DriverHost<D> {
    * release feed is down for a while (a subscriber reconnecting) caps its `retryAfter` by it.
    */
   readonly maxRetryDelay: number;
-  /** The driver learned that `key` was released: the next local waiter of `key` tries again. */
-  released(key: string): void;
+  /**
+   * The driver learned that `key` was released: the next local waiter of `key` tries again.
+   * With a wait list, pass the token of the caller now first in it (`next`) when the server
+   * told: then only that waiter is woken, if it is one of this engine's, and nobody else here
+   * spends an attempt that its place in the queue would refuse.
+   */
+  released(key: string, next?: string): void;
   /**
    * The driver learned that a held lock is gone (key deleted, lease revoked): its signal aborts
    * with `LockLostError`. `lock` must be one the engine gave the driver (from `held()`, or as

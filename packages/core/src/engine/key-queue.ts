@@ -30,13 +30,13 @@ export class KeyQueue<G = unknown> {
   readonly #pending = new Set<string>();
 
   /** Joins the queue of `key`; the ticket stays in place across sleeps until it leaves. */
-  enqueue(key: string, claim?: Claim): QueueTicket<G> {
+  enqueue(key: string, claim?: Claim, token?: string): QueueTicket<G> {
     let queue = this.#queues.get(key);
     if (queue === undefined) {
       queue = [];
       this.#queues.set(key, queue);
     }
-    const ticket = new QueueTicket<G>(this, key, claim);
+    const ticket = new QueueTicket<G>(this, key, claim, token);
     queue.push(ticket);
     return ticket;
   }
@@ -66,9 +66,13 @@ export class KeyQueue<G = unknown> {
    * release, and the server's order may admit it rather than the woken ones, so its next sleep
    * ends at once.
    */
-  notify(key: string): void {
+  notify(key: string, next?: string): void {
     const queue = this.#queues.get(key);
     if (queue === undefined) return;
+    if (next !== undefined) {
+      this.#notifyNext(queue, next);
+      return;
+    }
     let woke = false;
     let grouping = true;
     let kind: Claim['kind'] | undefined;
@@ -101,6 +105,19 @@ export class KeyQueue<G = unknown> {
       t.wake();
     }
     if (!woke) this.#pending.add(key);
+  }
+
+  /**
+   * A release whose next holder the server named (a wait list's first caller, by token): wake
+   * that ticket if it is queued here, or, when it is mid-attempt, end its next sleep at once (the
+   * attempt may have been refused just before the release). A release for a caller of another
+   * process wakes nobody here, and is not kept as pending: our callers are behind it.
+   */
+  #notifyNext(queue: ReadonlyArray<QueueTicket<G>>, next: string): void {
+    const ticket = queue.find((t) => t.token === next);
+    if (ticket === undefined) return;
+    if (ticket.sleeping) ticket.wake();
+    else if (!ticket.granted) ticket.missed = true;
   }
 
   /** Wakes every ticket of every key (close(): they re-check state and fail). */
@@ -144,6 +161,8 @@ export class QueueTicket<G = unknown> {
     readonly key: string,
     /** What the waiter asks for, when the queue wakes by claim (see {@link KeyQueue}). */
     readonly claim?: Claim,
+    /** The waiter's token, by which a release that names the next holder finds it. */
+    readonly token?: string,
   ) {}
 
   /** Whether the ticket sleeps right now (a notification or a grant would wake it). */

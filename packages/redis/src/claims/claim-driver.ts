@@ -11,6 +11,7 @@ import {
   type LockCapabilities,
   type LockDriver,
   type LockInfo,
+  waitListPlaceMs,
 } from '@dlock/core';
 import { UnexpectedReplyError, type Script, type ScriptArg } from '@dlock/redis/protocol';
 import type { RedisOptions } from 'ioredis';
@@ -83,10 +84,7 @@ export class RedisClaimDriver implements LockDriver<RedisClaimKeys> {
   /** Connects (or adopts the caller's client). May throw `InvalidOptionError` for a bad client argument. */
   attach(host: DriverHost<RedisClaimKeys>): void {
     this.#connection.open();
-    // A waiting caller comes back within max(retryAfter, 0) + max(maxRetryDelay, 100) ms: its
-    // place is kept a few seconds beyond that, then a caller that died leaves none behind.
-    const placeMs = Math.max(host.maxRetryDelay, 100) + 5_000;
-    this.#attached = { host, placeMs };
+    this.#attached = { host, placeMs: waitListPlaceMs(host.maxRetryDelay) };
   }
 
   /** The Redis names used for `key`. */

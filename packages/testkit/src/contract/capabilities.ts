@@ -5,6 +5,11 @@ import type { OutageFixture } from './types.js';
 export interface ContractOptions {
   /** Waiters of one instance acquire in arrival order. @default false */
   fifo?: boolean;
+  /**
+   * Waiters of every instance (every process) acquire in arrival order, so a busy instance
+   * cannot starve another: the fairness tests run. @default false
+   */
+  fair?: boolean;
   /** TTL (ms) for the tests that let a lease run out. @default max(capabilities.minTtlMs, 300) */
   shortTtl?: number;
   /**

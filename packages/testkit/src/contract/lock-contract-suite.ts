@@ -5,6 +5,7 @@ import { closeTests } from './mutex/close.js';
 import { contractContext } from './mutex/context.js';
 import { exclusionTests } from './mutex/exclusion.js';
 import { expiryTests } from './mutex/expiry.js';
+import { fairnessTests } from './mutex/fairness.js';
 import { fencingTests } from './mutex/fencing.js';
 import { ownershipTests } from './mutex/ownership.js';
 import { validationTests } from './mutex/validation.js';
@@ -31,6 +32,7 @@ export function lockContractSuite(name: string, factory: LockFactory, options: C
     ownershipTests(ctx);
     fencingTests(ctx);
     waitingTests(ctx);
+    fairnessTests(ctx);
     abortAndTimeoutTests(ctx);
     validationTests(ctx);
     closeTests(ctx);

@@ -20,6 +20,8 @@ export interface ContractContext {
   readonly options: ContractOptions;
   /** Whether waiters of one instance acquire in arrival order (decides which tests register). */
   readonly fifo: boolean;
+  /** Whether waiters of every instance acquire in arrival order (the fairness tests register). */
+  readonly fair: boolean;
   /** A new instance from the factory, closed after the test. */
   open(): Promise<DistributedLock>;
   /** Two new instances, the resolved contract and a unique key. */
@@ -43,6 +45,7 @@ export function contractContext(factory: LockFactory, options: ContractOptions):
   return {
     options,
     fifo: promisesFifo(options),
+    fair: options.fair ?? false,
     open,
     async setup() {
       const a = await open();

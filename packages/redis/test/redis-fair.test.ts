@@ -1,0 +1,145 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InvalidOptionError } from '@dlock/core';
+import { startRedis, uniqueKey, waitFor, type RedisServer } from '@dlock/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisLock, redisLockKeys, redisLockScripts, redisWaitListKeys } from '../src/index.js';
+import { adminClient } from './helpers/redis.js';
+
+// The fair wait list of RedisLock (the default): order across instances, places that end, and
+// what a caller that gives up leaves behind. The contract suite's fairness tests cover the order
+// of live waiters; these cover the server's side of it.
+let server: RedisServer;
+let admin: Redis;
+const cleanup: Array<() => Promise<unknown> | void> = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+  admin = adminClient(server.port);
+});
+afterEach(async () => {
+  await Promise.allSettled(cleanup.splice(0).map((f) => f()));
+});
+afterAll(async () => {
+  admin?.disconnect();
+  await server?.stop();
+});
+
+function open(options: ConstructorParameters<typeof RedisLock>[1] = {}): RedisLock {
+  const lock = new RedisLock({ host: server.host, port: server.port }, options);
+  cleanup.push(() => lock.close());
+  return lock;
+}
+
+/** Queues `token` in `key`'s wait list as a waiter of some other process would, with a place of `placeMs`. */
+async function queueForeignWaiter(key: string, token: string, placeMs: number): Promise<void> {
+  const keys = redisLockKeys('dlock', key);
+  const { waiters, places } = redisWaitListKeys(keys);
+  const reply = await redisLockScripts.fairAcquire.run(admin, [keys.lock, keys.fence, waiters, places, token, 30_000, 3_630_000, 1, placeMs]);
+  expect((reply as unknown[])[0]).toBe(0); // held by someone: queued, not acquired
+}
+
+describe('fair: options', () => {
+  it('is on by default; fair must be a boolean, and maxLocalHandOvers other than 0 needs fair: false', () => {
+    const client = { host: '127.0.0.1', port: server.port, lazyConnect: true };
+    expect(open().fair).toBe(true);
+    expect(open({ fair: false }).fair).toBe(false);
+    expect(() => new RedisLock(client, { fair: 'yes' as unknown as boolean })).toThrow(/^fair must be a boolean/);
+    expect(() => new RedisLock(client, { maxLocalHandOvers: 4 })).toThrow(InvalidOptionError);
+    expect(() => new RedisLock(client, { maxLocalHandOvers: 4 })).toThrow(/unless fair: false/);
+    expect(open({ maxLocalHandOvers: 0 }).fair).toBe(true);
+    expect(open({ fair: false, maxLocalHandOvers: 4 }).fair).toBe(false);
+  });
+});
+
+describe('fair: the wait list on the server', () => {
+  it('a release shortens the place of the waiter it names: a dead first waiter holds up the line for the place slack, not for its long retry delay', async () => {
+    const lock = open();
+    const key = uniqueKey();
+    const holder = (await lock.tryLock(key, { ttl: 60_000 }))!;
+    await queueForeignWaiter(key, 'e'.repeat(32), 600); // told to come back in ~60 s
+    const { places } = redisWaitListKeys(redisLockKeys('dlock', key));
+    const before = Number(await admin.zscore(places, 'e'.repeat(32)));
+    await holder.release();
+    const shortened = Number(await admin.zscore(places, 'e'.repeat(32)));
+    const [seconds, micros] = await admin.time();
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    expect(before - now).toBeGreaterThan(55_000);
+    // maxRetryDelay (1 s) plus the 5 s slack, from the release.
+    expect(shortened - now).toBeLessThanOrEqual(6_000);
+    expect(shortened - now).toBeGreaterThan(4_000);
+  });
+
+  it('a free key goes to the first waiter in line: tryLock of a newcomer is refused meanwhile, and nothing of it is left', async () => {
+    const lock = open();
+    const key = uniqueKey();
+    const holder = (await lock.tryLock(key, { ttl: 30_000 }))!;
+    await queueForeignWaiter(key, 'f'.repeat(32), 20_000);
+    await holder.release();
+    expect(await lock.isLocked(key)).toBe(false);
+    expect(await lock.tryLock(key)).toBeNull();
+    const { waiters } = redisWaitListKeys(redisLockKeys('dlock', key));
+    expect(await admin.zrange(waiters, 0, -1)).toEqual(['f'.repeat(32)]);
+  });
+
+  it('a waiter that stopped coming back loses its place when it ends, and the next one gets the key then', async () => {
+    const lock = open();
+    const key = uniqueKey();
+    const holder = (await lock.tryLock(key, { ttl: 300 }))!;
+    // A waiter of a process that died: first in line, told to come back when the holder's 300 ms
+    // lease ends, with a place kept 600 ms beyond that.
+    await queueForeignWaiter(key, 'd'.repeat(32), 600);
+    const started = performance.now();
+    const waiting = lock.lock(key, { ttl: 30_000, waitTimeout: 10_000 });
+    await sleep(100);
+    await holder.release();
+    const next = await waiting;
+    const waited = performance.now() - started;
+    expect(next.held).toBe(true);
+    // Not before the dead waiter's place ended (~900 ms after it was queued), and soon after.
+    expect(waited).toBeGreaterThanOrEqual(600);
+    expect(waited).toBeLessThan(5_000);
+    const { waiters, places } = redisWaitListKeys(redisLockKeys('dlock', key));
+    expect(await admin.zrange(waiters, 0, -1)).toEqual([]);
+    expect(await admin.zrange(places, 0, -1)).toEqual([]);
+    await next.release();
+  });
+
+  it('a first waiter that gives up passes the turn to the next one in another instance at once', async () => {
+    const [a, b] = [open(), open()];
+    const key = uniqueKey();
+    const holder = (await a.tryLock(key, { ttl: 30_000 }))!;
+    const quitter = new AbortController();
+    const first = a.lock(key, { ttl: 30_000, signal: quitter.signal });
+    first.catch(() => undefined);
+    await sleep(100);
+    const second = b.lock(key, { ttl: 30_000, waitTimeout: 10_000 });
+    await sleep(100);
+    await holder.release();
+    // The holder's release woke the first waiter (a's); it gives up before trying.
+    quitter.abort(new Error('gave up'));
+    await expect(first).rejects.toThrow('gave up');
+    const started = performance.now();
+    const next = await second;
+    expect(next.held).toBe(true);
+    // Told by the departure, not by polling (maxRetryDelay is 1 s; the holder's lease was 30 s).
+    expect(performance.now() - started).toBeLessThan(800);
+    await next.release();
+  });
+
+  it('wait list and places expire with the last place: a key nobody waits for leaves no sets behind', async () => {
+    const [a, b] = [open(), open()];
+    const key = uniqueKey();
+    const holder = (await a.tryLock(key, { ttl: 30_000 }))!;
+    const waiting = b.lock(key, { ttl: 30_000, waitTimeout: 10_000 });
+    const { waiters, places } = redisWaitListKeys(redisLockKeys('dlock', key));
+    await waitFor(async () => (await admin.zcard(waiters)) === 1, 2_000);
+    const pttl = await admin.pttl(places);
+    // Kept for the holder's lease plus the place's slack, not forever.
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(30_000 + 10_000);
+    await holder.release();
+    await (await waiting).release();
+    expect(await admin.exists(waiters, places)).toBe(0);
+  });
+});
