@@ -35,9 +35,10 @@ export function semaphoreHot(ctx, p) {
     title: `8b. Semaphore, Redis, hot key (limit ${SEMAPHORE_LIMIT})`,
     description:
       `32 workers in 2 processes on one key of ${SEMAPHORE_LIMIT} permits, one permit each, empty critical section; ` +
-      `a hand-off is an acquisition by a worker that is not among the last ${SEMAPHORE_LIMIT} acquirers`,
+      'a hand-off is an acquisition of a permit another worker gave up (a worker that takes back its own freed permit re-takes it)',
     groups: [{ label: '32 in 2 processes', workers: 32, processes: 2 }],
     limit: SEMAPHORE_LIMIT,
+    redisScripts: true,
     rows: [{ ...sem('raw-redis-semaphore'), baseline: true }, sem('dlock-redis-semaphore'), ...semaphorePeers(p, true)],
   });
 }

@@ -2,6 +2,7 @@
 // raw protocol of the same section and parameter, from the same run).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { checkClaimTargets } from './targets-claims.mjs';
 import { checkTargets } from './targets.mjs';
 
 /** Median of `metric` of the group's baseline row, or undefined. */
@@ -95,9 +96,14 @@ export function toMarkdown(result) {
     ].join('\n'),
   );
   if (result.caveat) out.push(`> ${result.caveat}`);
-  const targets = checkTargets(result);
-  if (targets.length > 0) {
-    out.push('## Targets (issue 8)');
+  // A run of some sections (--only) leaves the other targets unmeasured: those rows are left out.
+  const ran = (t) => !/^–x?$/.test(t.measured);
+  for (const [issue, targets] of [
+    ['issue 8', checkTargets(result).filter(ran)],
+    ['issue 14', checkClaimTargets(result)],
+  ]) {
+    if (targets.length === 0) continue;
+    out.push(`## Targets (${issue})`);
     out.push(
       ['| target | measured | met |', '| --- | --- | --- |', ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met} |`)].join('\n'),
     );

@@ -1,17 +1,21 @@
 // Workloads 2, 3, 4b, 7b and 8b: many workers on one key with an empty critical section, split over
 // two processes (this one and the bench child): hand-offs per second within the window (see
-// hot-loop.mjs: a re-take by the worker that just released is not a hand-off; on a semaphore of
-// `limit` permits, one by any of the last `limit` acquirers is not either), the time those
-// hand-offs waited (p50/p99, waits still open at the window's end included), and with `etcd` the
-// etcd requests per hand-off (etcd's /metrics read at the window's start and end).
+// hot-loop.mjs: a re-take by the worker that just released is not a hand-off, on a semaphore
+// too), the time those hand-offs waited (p50/p99, waits still open at the window's end
+// included), and with `etcd` the etcd requests per hand-off (etcd's /metrics read at the
+// window's start and end).
 import { randomUUID } from 'node:crypto';
 import { handoffsOf, nowUs, prepareHot } from '../hot-loop.mjs';
 import { percentile, sleep } from '../measure.mjs';
 import { etcdRequests, requestsBetween } from '../stats/etcd-metrics.mjs';
+import { scriptCost } from '../stats/redis-info.mjs';
 import { runGrid } from './grid.mjs';
 
-/** `limit`: a semaphore's permits (the lockers take one each); hand-offs are counted for it. */
-export function hotKey(ctx, { id, title, description, rows, groups, etcd = false, limit = 1 }) {
+/**
+ * `limit`: a semaphore's permits (the lockers take one each); hand-offs are counted for it.
+ * `redisScripts`: also the Lua scripts Redis ran per hand-off, and their server time.
+ */
+export function hotKey(ctx, { id, title, description, rows, groups, etcd = false, limit = 1, redisScripts = false }) {
   const { hotMs, drainMs, ttl } = ctx.profile;
   const metrics = [
     { key: 'handoffsPerSecond', label: 'hand-offs/s', digits: 0, ratio: 'higher' },
@@ -20,6 +24,10 @@ export function hotKey(ctx, { id, title, description, rows, groups, etcd = false
     { key: 'p99Ms', label: 'p99 hand-off wait ms', digits: 1, ratio: 'lower' },
   ];
   if (etcd) metrics.push({ key: 'etcdRequestsPerHandoff', label: 'etcd requests/hand-off', digits: 1, ratio: 'lower' });
+  if (redisScripts) {
+    metrics.push({ key: 'scriptsPerHandoff', label: 'Redis scripts/hand-off', digits: 1 });
+    metrics.push({ key: 'scriptUsPerHandoff', label: 'Redis script µs/hand-off', digits: 0 });
+  }
   return runGrid(
     ctx,
     { id, title, description: `${description}; ${hotMs} ms window per round`, groupLabel: 'workers', metrics },
@@ -43,6 +51,7 @@ export function hotKey(ctx, { id, title, description, rows, groups, etcd = false
             return etcdRequests(ctx.env.etcdEndpoint);
           };
           const counters = etcd ? Promise.all([scrape(run.startAtUs), scrape(run.startAtUs + hotMs * 1000)]) : undefined;
+          const scripts = redisScripts ? scriptCost(ctx.env.redisUrl, run.startAtUs, hotMs, (atUs) => sleep(Math.max(0, (atUs - nowUs()) / 1000))) : undefined;
           const parts = await Promise.all([
             local.run(run),
             child?.request('run', { params: run }, hotMs + drainMs + 30_000),
@@ -60,6 +69,11 @@ export function hotKey(ctx, { id, title, description, rows, groups, etcd = false
             errors: done.reduce((n, p) => n + p.errorCount, 0),
             notes,
           };
+          if (scripts) {
+            const { calls, usec } = await scripts;
+            result.scriptsPerHandoff = calls / Math.max(1, handoffs);
+            result.scriptUsPerHandoff = usec / Math.max(1, handoffs);
+          }
           if (counters) {
             const [before, after] = await counters;
             const requests = requestsBetween(before, after);
