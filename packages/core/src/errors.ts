@@ -82,11 +82,12 @@ export class LockReleasedError extends DlockError {
   }
 }
 
-/** `LockManager` was asked for a backend name that is not registered. */
+/** `LockManager` was asked for a backend name that is not registered (or holds no primitive of the kind asked for). */
 export class UnknownBackendError extends DlockError {
   readonly backendName: string;
-  constructor(name: string, known: readonly string[]) {
-    super(`no lock backend named "${name}" is registered (known: ${known.length ? known.join(', ') : 'none'})`);
+  /** @param what what was looked for: a lock backend, or one primitive of a backend ('read-write lock'). */
+  constructor(name: string, known: readonly string[], what = 'lock backend') {
+    super(`no ${what} named "${name}" is registered (known: ${known.length ? known.join(', ') : 'none'})`);
     this.backendName = name;
   }
 }

@@ -325,7 +325,8 @@ function assertFunction(fn: unknown): void {
 /** What a `LockService` can run functions under. */
 export type LockPrimitive = DistributedLock | DistributedRWLock | DistributedSemaphore | Election;
 
-type PrimitiveKind = 'mutex' | 'rw' | 'semaphore' | 'election';
+/** Which of the primitives a lock is (`LockManager` keeps one of each per name). */
+export type PrimitiveKind = 'mutex' | 'rw' | 'semaphore' | 'election';
 
 const kindNames: Record<PrimitiveKind, string> = {
   mutex: 'a DistributedLock',
@@ -335,7 +336,7 @@ const kindNames: Record<PrimitiveKind, string> = {
 };
 
 /** Which primitive `lock` is (checked once, at the boundary: plain JavaScript passes anything). */
-function primitiveKind(lock: unknown): PrimitiveKind {
+export function primitiveKind(lock: unknown): PrimitiveKind {
   const l = lock as Record<string, unknown> | null;
   if (typeof l === 'object' && l !== null) {
     if (typeof l.lock === 'function' && typeof l.unlock === 'function') return 'mutex';
