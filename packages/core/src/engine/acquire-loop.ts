@@ -31,7 +31,10 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
   // With a wait list the server orders every caller, so the first attempt takes a place at once.
   let tryNow = waitList || core.queue.queued(key) === 0;
   const outage = core.outage(call.waitTimeout);
-  let ticket: QueueTicket<Handle<D>> | undefined;
+  // With a wait list the ticket is queued before the first attempt: a release that names this
+  // caller as next in line (see `DriverHost.released`) may arrive before the attempt's answer,
+  // and must find it (mid-attempt, its next sleep then ends at once).
+  let ticket: QueueTicket<Handle<D>> | undefined = waitList ? core.queue.enqueue(key, core.ordersClaims ? claim : undefined, token) : undefined;
   let watching = false;
   let acquired = false;
   let placed = false;
@@ -64,10 +67,10 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
       // Subscribe once the backend answers: during an outage the subscription would only fail too.
       if (!watching && !outage.active) {
         try {
-          await core.watch.watch(key);
+          const fresh = await core.watch.watch(key);
           watching = true;
-          // A release between our attempt and the subscription would go unseen: try once more.
-          if (tryNow && !outage.active) continue;
+          // A release between our attempt and a new subscription would go unseen: try once more.
+          if (fresh && tryNow && !outage.active) continue;
         } catch (error) {
           nap = Math.min(nap, core.backOff(outage, core.wrapError('subscribe', key, error), key));
         }

@@ -10,6 +10,8 @@ export class ReleaseWatch {
   readonly #watching = new Map<string, number>();
   /** Keys whose last waiter left recently: still observed until the timer fires. */
   readonly #lingering = new Map<string, NodeJS.Timeout>();
+  /** Subscriptions on their way (the first waiter of a key awaits it; later ones await it too). */
+  readonly #subscribing = new Map<string, Promise<void>>();
   #closed = false;
 
   constructor(
@@ -17,24 +19,39 @@ export class ReleaseWatch {
     private readonly lingerMs: number,
   ) {}
 
-  /** A waiter starts observing `key`; resolves once releases of it are observed. */
-  async watch(key: string): Promise<void> {
-    if (this.feed === undefined) return;
+  /**
+   * A waiter starts observing `key`; resolves once releases of it are observed: `true` when
+   * that started only now (a release just before may have gone unheard: the waiter checks once
+   * more), `false` when releases of `key` were observed already (nothing can have been missed).
+   */
+  async watch(key: string): Promise<boolean> {
+    if (this.feed === undefined) return false;
     const n = this.#watching.get(key) ?? 0;
     this.#watching.set(key, n + 1);
-    if (n > 0) return;
+    const pending = this.#subscribing.get(key);
+    if (pending !== undefined) {
+      // Another waiter's subscription is on its way: this one's attempt came before it too.
+      await pending.catch(() => undefined);
+      return true;
+    }
+    if (n > 0) return false;
     const lingering = this.#lingering.get(key);
     if (lingering !== undefined) {
       // Still observed since the last waiter: no new subscription round trip.
       clearTimeout(lingering);
       this.#lingering.delete(key);
-      return;
+      return false;
     }
+    const subscribing = Promise.resolve(this.feed.watch(key));
+    this.#subscribing.set(key, subscribing);
     try {
-      await this.feed.watch(key);
+      await subscribing;
+      return true;
     } catch (error) {
       this.unwatch(key, true);
       throw error;
+    } finally {
+      if (this.#subscribing.get(key) === subscribing) this.#subscribing.delete(key);
     }
   }
 
