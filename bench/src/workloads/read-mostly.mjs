@@ -3,12 +3,14 @@
 // section that is not empty, so readers that run together finish together). A read-write lock
 // reads under its read lock; a mutex takes every operation exclusively. Operations per second
 // within the window, the reads' and writes' p99 waits (waits still open at the window's end
-// counted up to then), and the number of times an exclusive holder overlapped another (0 for a
-// correct lock; checked from both processes' records on the system-wide monotonic clock).
+// counted up to then), the number of times an exclusive holder overlapped another (0 for a
+// correct lock; checked from both processes' records on the system-wide monotonic clock), and the
+// Lua scripts Redis ran per operation, with their server time.
 import { randomUUID } from 'node:crypto';
 import { nowUs } from '../hot-loop.mjs';
-import { percentile } from '../measure.mjs';
+import { percentile, sleep } from '../measure.mjs';
 import { overlapsOf, prepareReadMostly } from '../read-mostly-loop.mjs';
+import { scriptCost } from '../stats/redis-info.mjs';
 import { runGrid } from './grid.mjs';
 
 export function readMostly(ctx, { id, title, rows, workers, holdMs, readShares }) {
@@ -31,6 +33,8 @@ export function readMostly(ctx, { id, title, rows, workers, holdMs, readShares }
         { key: 'readP99Ms', label: 'p99 read wait ms', digits: 1 },
         { key: 'writeP99Ms', label: 'p99 write wait ms', digits: 1 },
         { key: 'overlaps', label: 'overlaps', digits: 0 },
+        { key: 'scriptsPerOp', label: 'Redis scripts/op', digits: 1 },
+        { key: 'scriptUsPerOp', label: 'Redis script µs/op', digits: 0 },
       ],
     },
     {
@@ -48,11 +52,13 @@ export function readMostly(ctx, { id, title, rows, workers, holdMs, readShares }
             child.request('prepare', { spec, env: ctx.env, params: params(shares[1], 1000), loop: 'read-mostly' }, 40_000),
           ]);
           const run = { startAtUs: nowUs() + 150_000, windowMs: hotMs, drainMs };
+          const scripts = scriptCost(ctx.env.redisUrl, run.startAtUs, hotMs, (atUs) => sleep(Math.max(0, (atUs - nowUs()) / 1000)));
           const parts = await Promise.all([local.run(run), child.request('run', { params: run }, hotMs + drainMs + 30_000)]);
           const ops = parts.flatMap((p) => p.ops);
           const waitsOf = (read) => [...ops.filter((o) => o[3] === read).map((o) => o[4]), ...parts.flatMap((p) => p.open[read ? 'read' : 'write'])];
           const reads = ops.filter((o) => o[3] === 1).length;
           const hung = parts.reduce((n, p) => n + p.hung, 0);
+          const { calls, usec } = await scripts;
           return {
             opsPerSecond: ops.length / (hotMs / 1000),
             readsPerSecond: reads / (hotMs / 1000),
@@ -60,6 +66,8 @@ export function readMostly(ctx, { id, title, rows, workers, holdMs, readShares }
             readP99Ms: percentile(waitsOf(1), 99),
             writeP99Ms: percentile(waitsOf(0), 99),
             overlaps: overlapsOf(ops.map((o) => [o[0], o[1], o[2]])),
+            scriptsPerOp: calls / Math.max(1, ops.length),
+            scriptUsPerOp: usec / Math.max(1, ops.length),
             errors: parts.reduce((n, p) => n + p.errorCount, 0),
             notes: [
               ...parts.flatMap((p) => p.errors),
