@@ -2,7 +2,8 @@
 // connection info the checker gives it. Plain Node (no TypeScript): workers cannot use vitest's
 // transform, so they import the backends' built `dist/index.js` (the `module` file URL).
 //
-// An adapter is `async (spec) => ({ lock, close })`:
+// An adapter is `async (spec) => ({ lock, close })`, `lock` being the primitive the backend's
+// row acquires (a mutex, read-write lock, semaphore or election; see acquire.mjs):
 //   spec.module      file URL (or specifier) of the backend's ESM build
 //   spec.connection  what the checker's backend spec produced (ports, endpoints), already proxied
 //   spec.options     lock options (prefix, timeouts) chosen by the checker
@@ -10,6 +11,22 @@
 
 /** Local closes of a lock that created its own clients. */
 const closeLock = (lock) => () => lock.close();
+
+/** A Redis primitive from `exportName`, over ioredis options (it owns and closes the client). */
+const redisPrimitive =
+  (exportName) =>
+  async ({ module, connection, options }) => {
+    const lock = new (await import(module))[exportName]({ host: connection.host, port: connection.port }, options);
+    return { lock, close: closeLock(lock) };
+  };
+
+/** An etcd primitive from `exportName`, over client options. */
+const etcdPrimitive =
+  (exportName) =>
+  async ({ module, connection, options }) => {
+    const lock = new (await import(module))[exportName]({ hosts: connection.endpoints }, options);
+    return { lock, close: closeLock(lock) };
+  };
 
 /** @type {Record<string, (spec: any) => Promise<{ lock: any, close: () => Promise<void> }>>} */
 export const adapters = {
@@ -59,4 +76,11 @@ export const adapters = {
     }
     return { lock, close: closeLock(lock) };
   },
+
+  'redis-rw': redisPrimitive('RedisReadWriteLock'),
+  'redis-semaphore': redisPrimitive('RedisSemaphore'),
+  'redis-election': redisPrimitive('RedisElection'),
+  'etcd-rw': etcdPrimitive('EtcdReadWriteLock'),
+  'etcd-semaphore': etcdPrimitive('EtcdSemaphore'),
+  'etcd-election': etcdPrimitive('EtcdElection'),
 };

@@ -4,7 +4,7 @@ import type { EtcdCluster, ServerProcess } from '../servers/types.js';
 import { backendModule, type ModuleLocation } from './locate.js';
 import { queryFirstColumn } from './postgres-query.js';
 import { scanKeys } from './redis-scan.js';
-import type { BackendId } from './types.js';
+import type { BackendId, Primitive } from './types.js';
 
 /** A server's client address (the server itself, or a proxy in front of it). */
 export interface Endpoint {
@@ -31,6 +31,8 @@ export interface Deployment {
 /** How the checker drives one backend: where its build is, what it promises, how to deploy it. */
 export interface BackendSpec {
   id: BackendId;
+  /** What its workers acquire. */
+  primitive: Primitive;
   /** The package under packages/ (and `@dlock/<pkg>`). */
   pkg: 'redis' | 'redlock' | 'etcd' | 'postgres';
   /** The class the worker adapter constructs. */
@@ -38,6 +40,12 @@ export interface BackendSpec {
   fencing: 'strict' | 'none';
   /** Shortest TTL worth asking for (etcd leases are whole seconds, at least 2 s with fast elections). */
   minTtlMs: number;
+  /**
+   * How long the server keeps the place of a waiter that stopped asking (the waiters of a paused
+   * or killed process) beyond the retry delay it was last given: it holds up the callers behind
+   * it, and its keys stay, that long. Undefined when waiters keep no place on the server.
+   */
+  waitPlaceMs?: number;
   /** Lock options for workers: a fresh prefix per row keeps rows apart on shared servers. */
   lockOptions(prefix: string): Record<string, unknown>;
   /** A unique prefix in this backend's key syntax (for PostgreSQL: the name of a lock table of its own). */
@@ -51,14 +59,18 @@ function uniquePrefix(): string {
 }
 
 /**
- * Release latches (`<lock>:released:<token>`): written by every release, they expire by
- * themselves within 2 x the operation timeout (their lifetime is checked by the resend tests).
+ * Release latches (`<lock>:released:<token>`, an election's `<leader>:resigned:<token>`): written
+ * by every release or resign, they expire by themselves within 2 x the operation timeout (their
+ * lifetime is checked by the resend tests).
  */
-const releaseLatch = /:released:[0-9a-f]{32}$/;
+const releaseLatch = /:(released|resigned):[0-9a-f]{32}$/;
 
-/** Lock keys (not `:fence` counters, not release latches) under `<prefix>:` on one Redis server. */
+/**
+ * Lock keys (not `:fence` counters or an election's `:term` counter, not release latches) under
+ * `<prefix>:` on one Redis server.
+ */
 async function redisLockKeys(port: number, prefix: string): Promise<string[]> {
-  return (await scanKeys(port, `${prefix}:*`)).filter((key) => !key.endsWith(':fence') && !releaseLatch.test(key));
+  return (await scanKeys(port, `${prefix}:*`)).filter((key) => !/:(fence|term)$/.test(key) && !releaseLatch.test(key));
 }
 
 /** Every key under `prefix` on an etcd member, through its HTTP gateway. */
@@ -145,10 +157,36 @@ async function deployPostgres(): Promise<Deployment> {
 
 const etcdOptions = (prefix: string): Record<string, unknown> => ({ prefix, callTimeout: 1_000, leaseIdleTimeout: 0 });
 
-/** The backends the checker knows, in report order. */
+/**
+ * Redis with the read-write lock, the semaphore or the election, built like `RedisLock`. The
+ * claims keep every waiter's place in the key's wait list, for the default `maxRetryDelay` (1 s)
+ * plus 5 s (core's `waitListPlaceMs`); an election's candidates keep none.
+ */
+function redisPrimitive(id: BackendId, primitive: Primitive, exportName: string): BackendSpec {
+  return {
+    id,
+    primitive,
+    pkg: 'redis',
+    exportName,
+    fencing: 'strict',
+    minTtlMs: 1,
+    ...(primitive === 'election' ? {} : { waitPlaceMs: 6_000 }),
+    prefix: uniquePrefix,
+    lockOptions: (prefix) => ({ prefix }),
+    deploy: () => deployRedis(1),
+  };
+}
+
+/** etcd with the read-write lock, the semaphore or the election, built like `EtcdMutex`. */
+function etcdPrimitive(id: BackendId, primitive: Primitive, exportName: string): BackendSpec {
+  return { id, primitive, pkg: 'etcd', exportName, fencing: 'strict', minTtlMs: 2_000, prefix: () => `${uniquePrefix()}/`, lockOptions: etcdOptions, deploy: deployEtcd };
+}
+
+/** The backends the checker knows, in report order: the mutexes, then the other primitives. */
 export const backends: readonly BackendSpec[] = [
   {
     id: 'redis',
+    primitive: 'mutex',
     pkg: 'redis',
     exportName: 'RedisLock',
     fencing: 'strict',
@@ -159,6 +197,7 @@ export const backends: readonly BackendSpec[] = [
   },
   {
     id: 'etcd-mutex',
+    primitive: 'mutex',
     pkg: 'etcd',
     exportName: 'EtcdMutex',
     fencing: 'strict',
@@ -169,6 +208,7 @@ export const backends: readonly BackendSpec[] = [
   },
   {
     id: 'etcd-lock',
+    primitive: 'mutex',
     pkg: 'etcd',
     exportName: 'EtcdLock',
     fencing: 'strict',
@@ -179,6 +219,7 @@ export const backends: readonly BackendSpec[] = [
   },
   {
     id: 'redlock',
+    primitive: 'mutex',
     pkg: 'redlock',
     exportName: 'Redlock',
     fencing: 'strict',
@@ -191,6 +232,7 @@ export const backends: readonly BackendSpec[] = [
   },
   {
     id: 'postgres',
+    primitive: 'mutex',
     pkg: 'postgres',
     exportName: 'PostgresLock',
     fencing: 'strict',
@@ -200,6 +242,12 @@ export const backends: readonly BackendSpec[] = [
     lockOptions: (table) => ({ table }),
     deploy: () => deployPostgres(),
   },
+  redisPrimitive('redis-rw', 'rw', 'RedisReadWriteLock'),
+  etcdPrimitive('etcd-rw', 'rw', 'EtcdReadWriteLock'),
+  redisPrimitive('redis-semaphore', 'semaphore', 'RedisSemaphore'),
+  etcdPrimitive('etcd-semaphore', 'semaphore', 'EtcdSemaphore'),
+  redisPrimitive('redis-election', 'election', 'RedisElection'),
+  etcdPrimitive('etcd-election', 'election', 'EtcdElection'),
 ];
 
 /** The spec of `id`. */

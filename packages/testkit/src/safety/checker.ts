@@ -2,15 +2,19 @@ import { backends, locateBackend, type BackendSpec, type Deployment, type Endpoi
 import { workerPath } from './locate.js';
 import { WorkerPool } from './pool.js';
 import { startTcpProxy, type TcpProxy } from './proxy.js';
-import { FencedResource } from './resource.js';
-import { scenarios, sizings, type Scenario, type ScenarioPlan, type Sizing } from './scenarios.js';
-import type { BackendId, Finding, History, ScenarioId, Verdict } from './types.js';
+import { FencedResource, type GuardedResource } from './resource.js';
+import { ClaimResource } from './resource-claims.js';
+import { scenarios, sizings, workloadFor, type Scenario, type ScenarioPlan, type Sizing } from './scenarios.js';
+import type { BackendId, Finding, History, Primitive, ScenarioId, Verdict } from './types.js';
 import { pidAlive } from '../servers/process.js';
 import { judge } from './verdict.js';
+import { checksFor } from './verdict-checks.js';
 
 /** One row of the matrix: a backend under a scenario. */
 export interface SafetyRow {
   backend: BackendId;
+  /** What the row's workers acquired (absent in reports written before there were others than the mutex). */
+  primitive?: Primitive;
   scenario: ScenarioId;
   title: string;
   /** `skipped`: the backend is not usable yet (see `skipReason`). */
@@ -39,14 +43,15 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * until their TTL: look again after it. A key still there is a leak; so is any key at all
  * after a clean shutdown.
  */
-async function leftoverKeys(deployment: Deployment, prefix: string, plan: ScenarioPlan, findings: Finding[]): Promise<string[]> {
+async function leftoverKeys(backend: BackendSpec, deployment: Deployment, prefix: string, plan: ScenarioPlan, findings: Finding[]): Promise<string[]> {
   const first = await deployment.lockKeys(prefix);
   if (first.length === 0) return [];
   if (plan.cleanShutdown) return first;
-  await sleep(plan.ttl + 1_500);
+  // The places of waiters in a paused or killed process outlive their last lease as long.
+  await sleep(plan.ttl + (backend.waitPlaceMs ?? 0) + 1_500);
   const second = await deployment.lockKeys(prefix);
   if (second.length < first.length) {
-    findings.push({ severity: 'info', message: `${first.length - second.length} lock keys outlived the run until their TTL (a release failed during a fault)` });
+    findings.push({ severity: 'info', message: `${first.length - second.length} lock keys outlived the run until their TTL (a release failed during a fault, or a waiter's place outlived its process)` });
   }
   return second;
 }
@@ -60,7 +65,9 @@ export async function runSafetyRow(backend: BackendSpec, scenario: Scenario, mod
   const started = performance.now();
   const plan = scenario.plan(backend, sizing);
   const prefix = backend.prefix();
-  const resource = new FencedResource();
+  // Holders that may share a key need a resource that knows who shares: see ClaimResource.
+  const shared = backend.primitive === 'rw' || backend.primitive === 'semaphore';
+  const resource: GuardedResource = shared ? new ClaimResource() : new FencedResource();
   const findings: Finding[] = [];
   const leakedProcesses: string[] = [];
   let leakedKeys: string[] = [];
@@ -83,8 +90,11 @@ export async function runSafetyRow(backend: BackendSpec, scenario: Scenario, mod
       processes: sizing.processes,
       workerPath: workerPath(),
       resource,
+      configFor: (proc) => ({ lapses: proc < (plan.lapses ?? 0) ? 1 : 0 }),
       config: {
         adapter: backend.id,
+        primitive: backend.primitive,
+        workload: workloadFor(backend.primitive),
         module: moduleUrl,
         connection: deployment.connection(endpoints),
         lockOptions: { ...backend.lockOptions(prefix), ...plan.lockOptions },
@@ -106,7 +116,7 @@ export async function runSafetyRow(backend: BackendSpec, scenario: Scenario, mod
     stopped = true;
     phase('stop');
     findings.push(...check());
-    leakedKeys = await leftoverKeys(deployment, prefix, plan, findings);
+    leakedKeys = await leftoverKeys(backend, deployment, prefix, plan, findings);
     phase('keys');
   } finally {
     if (pool !== undefined && !stopped) await pool.stop(2_000).catch(() => undefined);
@@ -126,9 +136,10 @@ export async function runSafetyRow(backend: BackendSpec, scenario: Scenario, mod
     leakedKeys,
     findings,
   };
-  const verdict = judge(history, { fencing: backend.fencing, ...scenario.policy(backend) });
+  const verdict = judge(history, { fencing: backend.fencing, ...scenario.policy(backend) }, checksFor(backend.primitive));
   return {
     backend: backend.id,
+    primitive: backend.primitive,
     scenario: scenario.id,
     title: scenario.title,
     status: verdict.status,
@@ -144,6 +155,8 @@ export async function runSafetyRow(backend: BackendSpec, scenario: Scenario, mod
 export interface MatrixOptions extends RunOptions {
   /** Only these backends (default: all). */
   backends?: readonly BackendId[];
+  /** Only the backends of these primitives (default: all). */
+  primitives?: readonly Primitive[];
   /** Only these scenarios (default: all that apply). */
   scenarios?: readonly ScenarioId[];
 }
@@ -157,6 +170,7 @@ export async function runSafetyMatrix(options: MatrixOptions = {}): Promise<Safe
   const rows: SafetyRow[] = [];
   for (const backend of backends) {
     if (options.backends !== undefined && !options.backends.includes(backend.id)) continue;
+    if (options.primitives !== undefined && !options.primitives.includes(backend.primitive)) continue;
     const chosen = scenarios.filter(
       (s) => s.notFor(backend) === undefined && (options.scenarios === undefined || options.scenarios.includes(s.id)),
     );
@@ -165,7 +179,7 @@ export async function runSafetyMatrix(options: MatrixOptions = {}): Promise<Safe
     if (!location.ok) {
       log(`${backend.id}: skipped: ${location.reason}`);
       for (const scenario of chosen) {
-        rows.push({ backend: backend.id, scenario: scenario.id, title: scenario.title, status: 'skipped', skipReason: location.reason, durationMs: 0 });
+        rows.push({ backend: backend.id, primitive: backend.primitive, scenario: scenario.id, title: scenario.title, status: 'skipped', skipReason: location.reason, durationMs: 0 });
       }
       continue;
     }

@@ -3,7 +3,11 @@
 // applies to it), bounded in count and time by the `full` sizing, written to docs/safety.md.
 //
 //   node packages/testkit/src/safety/cli.mjs [--size full|ci] [--backend redis,etcd-mutex]
-//        [--scenario contention,holder-paused] [--out docs/safety.md] [--json report.json] [--merge]
+//        [--primitive mutex,rw,semaphore,election] [--scenario contention,holder-paused]
+//        [--out docs/safety.md] [--json report.json] [--merge]
+//
+// --primitive keeps the backends of those primitives (redis-rw, etcd-semaphore, ...; `mutex`:
+// the locks), together with --backend if both are given.
 //
 // --merge keeps the rows already in --out (read from its JSON section) and replaces or adds the
 // rows of this run (same backend and scenario), so that a new backend's rows join the page
@@ -24,6 +28,7 @@ const { values } = parseArgs({
   options: {
     size: { type: 'string', default: 'full' },
     backend: { type: 'string' },
+    primitive: { type: 'string' },
     scenario: { type: 'string' },
     out: { type: 'string', default: path.join(repo, 'docs', 'safety.md') },
     json: { type: 'string' },
@@ -50,6 +55,17 @@ if (sizing === undefined) {
   process.exit(2);
 }
 
+const primitives = ['mutex', 'rw', 'semaphore', 'election'];
+const unknown = [
+  ...(list(values.primitive) ?? []).filter((p) => !primitives.includes(p)).map((p) => `primitive ${p} (one of ${primitives.join(', ')})`),
+  ...(list(values.backend) ?? []).filter((b) => !kit.backends.some((spec) => spec.id === b)).map((b) => `backend ${b} (one of ${kit.backends.map((spec) => spec.id).join(', ')})`),
+  ...(list(values.scenario) ?? []).filter((id) => !kit.scenarios.some((sc) => sc.id === id)).map((id) => `scenario ${id} (one of ${kit.scenarios.map((sc) => sc.id).join(', ')})`),
+];
+if (unknown.length > 0) {
+  say(`safety: unknown ${unknown.join('; ')}`);
+  process.exit(2);
+}
+
 const started = performance.now();
 const date = new Date().toISOString();
 const machine = kit.machineInfo();
@@ -57,12 +73,13 @@ say(`safety: ${sizing.name} matrix on ${machine.cpu} (${machine.cores} cores), N
 const rows = await kit.runSafetyMatrix({
   sizing,
   backends: list(values.backend),
+  primitives: list(values.primitive),
   scenarios: list(values.scenario),
   log: (line) => say(`safety: ${line}`),
 });
 
 // How to reproduce this page (where it was written and which build ran do not matter).
-const command = ['pnpm safety', values.size === 'full' ? '' : `--size ${values.size}`, values.backend ? `--backend ${values.backend}` : '', values.scenario ? `--scenario ${values.scenario}` : '', values.merge ? '--merge' : '']
+const command = ['pnpm safety', values.size === 'full' ? '' : `--size ${values.size}`, values.backend ? `--backend ${values.backend}` : '', values.primitive ? `--primitive ${values.primitive}` : '', values.scenario ? `--scenario ${values.scenario}` : '', values.merge ? '--merge' : '']
   .filter(Boolean)
   .join(' ');
 let report = { date, command, sizing, machine, rows, durationMs: performance.now() - started };

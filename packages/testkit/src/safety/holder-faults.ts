@@ -1,19 +1,71 @@
-// Faults in the holders' own processes: none (plain contention), SIGSTOP, SIGKILL.
+// Faults in the holders' own processes: none (plain contention, where leaders may lapse),
+// SIGSTOP, SIGKILL.
+import type { GuardedResource } from './resource.js';
 import type { Acquisition, Finding } from './types.js';
-import { type Scenario, basePlan, failure, firstGrantAfter, info, ms, sleep, ttlFor, waitUntil } from './scenario.js';
+import { type Scenario, type ScenarioPlan, basePlan, failure, info, ms, sleep, takeoverOf, ttlFor, waitUntil } from './scenario.js';
+import type { WorkerPool } from './pool.js';
 
+/** How long after a lapsed holder's grant it holds on (worker.mjs), for waiting on it. */
+const lapseHoldMs = (plan: ScenarioPlan): number => plan.ttl * 2 + 500;
+
+/**
+ * A holder that stopped renewing (`lapsed`): someone must take its share of the key after its
+ * lease ran out, not before its validUntil, its signal must report the loss and its release must
+ * not succeed (it would delete the new holder's claim).
+ */
+function lapseFindings(pool: WorkerPool, resource: GuardedResource, plan: ScenarioPlan): Finding[] {
+  const lapsed = pool.acquisitions.filter((a) => a.faults.includes('lapsed'));
+  const findings = lapsed.map((x) => {
+    const takeover = takeoverOf(pool.acquisitions, x, x.grantedAt);
+    const problems: string[] = [];
+    if (takeover === undefined) problems.push(`nobody took over ${x.key} (TTL ${ms(plan.ttl)}, held ${ms(lapseHoldMs(plan))})`);
+    else if (x.validUntilAtLeast !== undefined && takeover.grantedAt < x.validUntilAtLeast) {
+      problems.push(`${takeover.id} took over ${ms(x.validUntilAtLeast - takeover.grantedAt)} before its validUntil`);
+    }
+    if (!x.lossReported) problems.push('its handle.signal did not report the loss');
+    if (x.outcome === 'released') problems.push('its release succeeded: it deleted the claim of whoever held then');
+    if (problems.length > 0) return failure(`lapsed holder ${x.id} (stopped renewing): ${problems.join('; ')}`);
+    const rejected = resource.log.filter((w) => w.acq === x.id && !w.accepted).length;
+    return info(
+      `lapsed holder ${x.id} stopped renewing: taken over by ${takeover?.id} ${ms((takeover?.grantedAt ?? 0) - x.grantedAt)} after its grant (TTL ${ms(plan.ttl)}), ` +
+        `${rejected} stale write(s) rejected, loss reported, release: ${x.outcome === 'not-held' ? 'LockNotHeldError' : x.outcome}`,
+    );
+  });
+  if (lapsed.length < (plan.lapses ?? 0)) findings.push(failure(`only ${lapsed.length} of ${plan.lapses} holders lapsed`));
+  return findings;
+}
+
+/**
+ * Every worker acquires, writes and releases as fast as it can. For an election, a few leaders
+ * stop renewing (`plan.lapses`) and hold on past their lease: the run lasts until they are done.
+ */
 const contention: Scenario = {
   id: 'contention',
   title: 'plain contention',
   notFor: () => undefined,
-  plan: (backend) => basePlan(backend, { ttl: ttlFor(backend, 2_000), holdMs: [0, 2], writes: 1, cleanShutdown: true }),
+  plan: (backend, sizing) =>
+    basePlan(backend, {
+      ttl: ttlFor(backend, 2_000),
+      holdMs: [0, 2],
+      writes: 1,
+      cleanShutdown: true,
+      ...(backend.primitive === 'election' ? { lapses: sizing.faults } : {}),
+    }),
   policy: () => ({}),
-  async drive({ pool, sizing }) {
+  async drive({ pool, plan, resource, sizing }) {
     const started = performance.now();
     await pool.runFor(sizing.contentionMs, sizing.maxAcquisitions);
     const seconds = (performance.now() - started) / 1000;
     const count = pool.count;
-    return () => [info(`${Math.round(count / seconds)} acquisitions/s over ${sizing.processes} processes x ${sizing.workersPerProcess} workers`)];
+    const lapses = plan.lapses ?? 0;
+    if (lapses > 0) {
+      const lapsed = (): Acquisition[] => pool.acquisitions.filter((a) => a.faults.includes('lapsed'));
+      await waitUntil(() => lapsed().length >= lapses && lapsed().every((a) => a.outcome !== 'unfinished'), lapseHoldMs(plan) + 15_000);
+    }
+    return () => [
+      info(`${Math.round(count / seconds)} acquisitions/s over ${sizing.processes} processes x ${sizing.workersPerProcess} workers`),
+      ...(lapses > 0 ? lapseFindings(pool, resource, plan) : []),
+    ];
   },
 };
 
@@ -30,8 +82,10 @@ const holderPaused: Scenario = {
   plan: (backend) => basePlan(backend, { keys: 1, holdMs: [20, 60], writes: 3 }),
   // A frozen or killed process: its own and its neighbours' calls may time out meanwhile.
   policy: () => ({ errorsExpected: true }),
-  async drive({ pool, plan, sizing, resource }) {
-    const pauseMs = plan.ttl * 2 + 500;
+  async drive({ backend, pool, plan, sizing, resource }) {
+    // Past the TTL, and past the places the paused process's waiters keep in a server-side wait
+    // list: until those expire, FIFO lets nobody behind them take over.
+    const pauseMs = Math.max(plan.ttl * 2 + 500, plan.ttl + (backend.waitPlaceMs ?? 0) + 1_000);
     const events: Array<{ acquisition: Acquisition; pausedAt: number; resumedAt: number }> = [];
     let armed = false;
     pool.beforeAck = async (step) => {
@@ -57,10 +111,10 @@ const holderPaused: Scenario = {
 
     return () => {
       for (const { acquisition: x, pausedAt, resumedAt } of events) {
-        const takeover = pool.acquisitions.find((a) => a.key === x.key && a.proc !== x.proc && a.grantedAt > pausedAt && a.grantedAt < resumedAt);
+        const takeover = takeoverOf(pool.acquisitions, x, pausedAt, { before: resumedAt, otherProc: true });
         const rejected = resource.log.filter((w) => w.acq === x.id && !w.accepted && w.at > resumedAt).length;
         const problems: string[] = [];
-        if (takeover === undefined) problems.push(`nobody was granted ${x.key} during the ${ms(pauseMs)} pause (TTL ${ms(plan.ttl)})`);
+        if (takeover === undefined) problems.push(`nobody took over ${x.key} during the ${ms(pauseMs)} pause (TTL ${ms(plan.ttl)})`);
         else if (rejected === 0) problems.push('its writes after SIGCONT were not rejected');
         if (!x.lossReported) problems.push('its handle.signal did not report the loss');
         // What matters is that its release did not succeed (it would have deleted the new
@@ -82,9 +136,10 @@ const holderPaused: Scenario = {
 };
 
 /**
- * SIGKILL a holder right after it registered. The next grant of its key must not come before
- * the killed holder's `validUntil` (on our clock, within the handshake's error bound), and must
- * come within the TTL (rounded up to the backend's granularity) plus slack.
+ * SIGKILL a holder right after it registered. The next grant of its key that needs the killed
+ * holder's share (any grant for a mutex; a writer after a reader; permits past the limit) must
+ * not come before the killed holder's `validUntil` (on our clock, within the handshake's error
+ * bound), and must come within the TTL (rounded up to the backend's granularity) plus slack.
  */
 const holderKilled: Scenario = {
   id: 'holder-killed',
@@ -115,15 +170,15 @@ const holderKilled: Scenario = {
     return () => {
       if (kills.length < faults) return [failure(`only ${kills.length} of ${faults} holders could be killed`)];
       return kills.map(({ acquisition: x, killedAt }) => {
-        const next = firstGrantAfter(pool.acquisitions, killedAt, x.key);
-        if (next === undefined) return failure(`${x.key} was never granted again after holder ${x.id} was killed`);
+        const next = takeoverOf(pool.acquisitions, x, killedAt);
+        if (next === undefined) return failure(`nobody took over ${x.key} after holder ${x.id} was killed`);
         const after = next.grantedAt - killedAt;
         if (x.validUntilAtLeast !== undefined && next.grantedAt < x.validUntilAtLeast) {
           return failure(`${next.id} was granted ${ms(x.validUntilAtLeast - next.grantedAt)} before killed holder ${x.id}'s validUntil`);
         }
         if (after > plan.ttl + slack) return failure(`after killing ${x.id} the lock was free only ${ms(after)} later (TTL ${ms(plan.ttl)})`);
         const lease = x.validUntilAtLeast === undefined ? '' : `, its validity ended ${ms(x.validUntilAtLeast - killedAt)} after the kill`;
-        return info(`killed holder ${x.id}: next grant ${ms(after)} after the kill (TTL ${ms(plan.ttl)}${lease})`);
+        return info(`killed holder ${x.id}: taken over ${ms(after)} after the kill (TTL ${ms(plan.ttl)}${lease})`);
       });
     };
   },

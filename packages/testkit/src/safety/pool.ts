@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { onExitSync } from '../servers/process.js';
-import type { FencedResource } from './resource.js';
+import type { GuardedResource } from './resource.js';
 import type { Acquisition, WorkerConfig } from './types.js';
 import { WorkerProcess, type WorkerMessage } from './worker-process.js';
 
@@ -26,7 +26,7 @@ export interface WorkerPoolOptions {
   configFor?: (proc: number) => Partial<Omit<WorkerConfig, 'proc'>>;
   /** Absolute path of worker.mjs. */
   workerPath: string;
-  resource: FencedResource;
+  resource: GuardedResource;
   /**
    * Called with every step before the worker gets its ack; the ack waits for the returned
    * promise. A scenario pauses or kills the holder's process here, at a known point of its
@@ -284,15 +284,21 @@ export class WorkerPool {
         releaseNotHeldEarly: false,
         validUntilAtLeast: message.validUntil !== undefined && Number.isFinite(low) ? message.validUntil + low : undefined,
         validLeftAtGrant: message.validLeft ?? Number.NaN,
-        faults: [],
+        ...(message.mode === undefined ? {} : { mode: message.mode }),
+        ...(message.permits === undefined ? {} : { permits: message.permits, limit: message.limit }),
+        calledAtLeast: message.calledAt !== undefined && Number.isFinite(low) ? message.calledAt + low : undefined,
+        faults: message.lapse === true ? ['lapsed'] : [],
       };
       this.#acquisitions.set(message.acq, acquisition);
       worker.open.add(message.acq);
-      accepted = resource.write(message.key, message.acq, message.fence, 'register', at);
+      accepted = resource.admit(acquisition, at);
     } else if (acquisition !== undefined) {
       this.#confirm(acquisition, message.prevValid === true);
-      if (message.kind === 'write') accepted = resource.write(message.key, message.acq, message.fence, 'write', at);
-      else acquisition.releaseIntentAt = at;
+      if (message.kind === 'write') accepted = resource.accept(acquisition, at);
+      else {
+        acquisition.releaseIntentAt = at;
+        resource.leave(acquisition, at);
+      }
     }
     if (acquisition === undefined) return; // a step of an acquisition we never saw: cannot happen in order
     this.#lastStep.set(message.acq, at);

@@ -3,8 +3,9 @@
 import type { BackendSpec, Deployment } from './backends.js';
 import type { WorkerPool } from './pool.js';
 import type { TcpProxy } from './proxy.js';
-import type { FencedResource } from './resource.js';
-import type { Acquisition, Finding, ScenarioId, VerdictPolicy } from './types.js';
+import { admits } from './claims.js';
+import type { GuardedResource } from './resource.js';
+import type { Acquisition, Finding, Primitive, PrimitiveWorkload, ScenarioId, VerdictPolicy } from './types.js';
 
 /** How big a run is: the CI-sized one in the test suite, or the full matrix of `pnpm safety`. */
 export interface Sizing {
@@ -40,6 +41,8 @@ export interface ScenarioPlan {
   cleanShutdown: boolean;
   /** Lock options on top of the backend's. */
   lockOptions?: Record<string, unknown>;
+  /** Holders that stop renewing and hold on for about 2 TTL (one in each of the first `lapses` processes). */
+  lapses?: number;
 }
 
 /** What a scenario can reach while it drives a row. */
@@ -48,7 +51,7 @@ export interface ScenarioContext {
   deployment: Deployment;
   pool: WorkerPool;
   proxies: TcpProxy[];
-  resource: FencedResource;
+  resource: GuardedResource;
   plan: ScenarioPlan;
   sizing: Sizing;
 }
@@ -105,6 +108,39 @@ export function basePlan(backend: BackendSpec, overrides: Partial<ScenarioPlan>)
     cleanShutdown: false,
     ...overrides,
   };
+}
+
+/**
+ * What the workers of a primitive ask for: 70 % read locks; a semaphore of 3 permits taken 1 or 2
+ * at a time (so a key has one to three holders).
+ */
+export function workloadFor(primitive: Primitive): PrimitiveWorkload {
+  if (primitive === 'rw') return { reads: 0.7 };
+  if (primitive === 'semaphore') return { limit: 3, maxPermits: 2 };
+  return {};
+}
+
+/**
+ * The first acquisition of `x`'s key granted after `after` (and before `before`; from another
+ * process with `otherProc`) that could not have been granted beside `x` and the holders
+ * confirmed valid at its grant: the one that took `x`'s share of the key. For a mutex or a
+ * leadership that is simply the next grant of the key; for a reader, the next writer; for
+ * permits, the next grant that needed them.
+ */
+export function takeoverOf(
+  acquisitions: readonly Acquisition[],
+  x: Acquisition,
+  after: number,
+  options: { before?: number; otherProc?: boolean } = {},
+): Acquisition | undefined {
+  const ofKey = acquisitions.filter((a) => a.key === x.key && a !== x).sort((a, b) => a.grantedAt - b.grantedAt);
+  for (const a of ofKey) {
+    if (a.grantedAt <= after || (options.otherProc === true && a.proc === x.proc)) continue;
+    if (options.before !== undefined && a.grantedAt >= options.before) return undefined;
+    const holding = ofKey.filter((h) => h !== a && h.grantedAt < a.grantedAt && (h.validThrough ?? -Infinity) > a.grantedAt);
+    if (!admits([x, ...holding], a)) return a;
+  }
+  return undefined;
 }
 
 /** The first acquisition of `key` granted after `at`, from any process. */

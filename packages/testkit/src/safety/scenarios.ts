@@ -4,7 +4,7 @@ import type { Scenario } from './scenario.js';
 import { etcdLeaderKill, redlockMinority, restartEmpty, serverPaused, serverRestarted } from './server-faults.js';
 import type { ScenarioId } from './types.js';
 
-export { sizings, type Scenario, type ScenarioContext, type ScenarioPlan, type Sizing } from './scenario.js';
+export { sizings, workloadFor, type Scenario, type ScenarioContext, type ScenarioPlan, type Sizing } from './scenario.js';
 
 /** Every scenario, in report order. */
 export const scenarios: readonly Scenario[] = [

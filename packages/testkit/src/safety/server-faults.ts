@@ -80,7 +80,7 @@ const serverPaused: Scenario = {
 const restartEmpty: Scenario = {
   id: 'restart-empty',
   title: 'Redis killed and restarted empty while held',
-  notFor: (backend) => (backend.id === 'redis' ? undefined : 'only a single Redis loses its data on restart'),
+  notFor: (backend) => (backend.pkg === 'redis' ? undefined : 'only a single Redis loses its data on restart'),
   // Long holds and a long TTL (renewals 3.3 s apart) keep the first holder unaware for a while;
   // waiters retry every 100 ms so one is granted soon after the restart.
   plan: (backend) =>

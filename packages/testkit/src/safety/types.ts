@@ -2,7 +2,45 @@
 // checker records, and what the verdict concludes.
 
 /** The backends the checker knows how to drive (one worker adapter each, in adapters.mjs). */
-export type BackendId = 'redis' | 'redlock' | 'etcd-mutex' | 'etcd-lock' | 'postgres';
+export type BackendId =
+  | 'redis'
+  | 'redlock'
+  | 'etcd-mutex'
+  | 'etcd-lock'
+  | 'postgres'
+  | 'redis-rw'
+  | 'redis-semaphore'
+  | 'redis-election'
+  | 'etcd-rw'
+  | 'etcd-semaphore'
+  | 'etcd-election';
+
+/**
+ * What a backend's workers acquire: a mutex (`lock()`), a read-write lock (`readLock()` or
+ * `writeLock()`), a counting semaphore (`acquire()` with `limit` and `permits`) or a leadership
+ * (`campaign()`, its term as fencing token).
+ */
+export type Primitive = 'mutex' | 'rw' | 'semaphore' | 'election';
+
+/**
+ * What an acquisition holds of its key besides the key itself: a read-write lock's mode, a
+ * semaphore's permits out of its limit. A mutex or a leadership has none: it excludes everyone.
+ */
+export interface Claim {
+  mode?: 'read' | 'write' | undefined;
+  permits?: number | undefined;
+  limit?: number | undefined;
+}
+
+/** The workload of a primitive other than the mutex (see {@link WorkerConfig}). */
+export interface PrimitiveWorkload {
+  /** Share of read locks among a read-write lock's acquisitions (the rest are write locks). */
+  reads?: number;
+  /** A semaphore's limit, the same for every caller. */
+  limit?: number;
+  /** A semaphore acquisition takes 1 to this many permits, at random. */
+  maxPermits?: number;
+}
 
 /** The faults the checker injects (the rows of the safety matrix), one id each. */
 export type ScenarioId =
@@ -22,6 +60,15 @@ export interface WorkerConfig {
   proc: number;
   /** Adapter name in adapters.mjs. */
   adapter: BackendId;
+  /** What the adapter's object is, so how a worker acquires (default `mutex`). */
+  primitive?: Primitive;
+  /** Modes, permits and limit, for the primitives that have them. */
+  workload?: PrimitiveWorkload;
+  /**
+   * How many acquisitions of this process stop renewing and hold on past their TTL (about
+   * 2 TTL), writing on: a leader that lapsed. Worker 0 lapses on its acquisitions from the second on.
+   */
+  lapses?: number;
   /** File URL of the backend's built ESM entry. */
   module: string;
   /** Connection info for the adapter (JSON). */
@@ -64,7 +111,7 @@ export type Outcome =
   | 'unfinished';
 
 /** One acquisition, as the checker recorded it. Times are on the checker's clock (ms). */
-export interface Acquisition {
+export interface Acquisition extends Claim {
   /** `<proc>.<worker>.<n>`. */
   id: string;
   proc: number;
@@ -100,7 +147,12 @@ export interface Acquisition {
   validUntilAtLeast: number | undefined;
   /** `validUntil - performance.now()` in the holder's process as it registered (<= 0: handed out expired). */
   validLeftAtGrant: number;
-  /** Faults the scenario injected into this acquisition's process while it held the lock. */
+  /**
+   * When the holder called the acquiring method, on the checker's clock minus the handshake's
+   * error bound: the grant came after this. Undefined when the clock offset is unknown.
+   */
+  calledAtLeast?: number | undefined;
+  /** Faults the scenario injected into this acquisition's process while it held the lock (`lapsed`: it stopped renewing). */
   faults: string[];
 }
 
@@ -110,9 +162,16 @@ export interface WriteRecord {
   key: string;
   acq: string;
   fence: bigint;
-  /** `register`: the fenced write every holder makes right after acquiring. */
-  kind: 'register' | 'write';
+  /**
+   * `register`: the fenced write every holder makes right after acquiring. `read`: a reader's
+   * fenced read. `leave`: the holder announced its release and writes no more; `evict`: the
+   * resource dropped the holder (a newer one needed its share). The last two are decisions about
+   * a holder, not writes (`accepted` is true), kept only by a resource of shared claims.
+   */
+  kind: 'register' | 'write' | 'read' | 'leave' | 'evict';
   accepted: boolean;
+  /** What the holder claims (on `register` records of a resource of shared claims). */
+  claim?: Claim | undefined;
 }
 
 /** A problem a scenario found beyond the generic checks (e.g. the lock freed before its TTL). */

@@ -1,29 +1,35 @@
+import { describeClaim } from './claims.js';
+import { byKey, confirmedIntervals, firstAfter, sweep } from './intervals.js';
 import type { Acquisition, History, Verdict, VerdictPolicy, WriteRecord } from './types.js';
 
 const MAX_EXAMPLES = 5;
 
-/** An acquisition's confirmed validity: `[grantedAt, validThrough]` on the checker's clock. */
-interface Interval {
+/** A holder granted while others it excludes held: `acq`, and who held then. */
+export interface Conflict {
   acq: Acquisition;
-  start: number;
-  end: number;
+  holders: Acquisition[];
 }
 
-function byKey<T extends { key: string }>(items: readonly T[]): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const group = groups.get(item.key);
-    if (group === undefined) groups.set(item.key, [item]);
-    else group.push(item);
-  }
-  return groups;
-}
-
-function confirmedIntervals(acquisitions: readonly Acquisition[]): Interval[] {
-  return acquisitions
-    .filter((a) => a.validThrough !== undefined)
-    .map((a) => ({ acq: a, start: a.grantedAt, end: a.validThrough ?? a.grantedAt }))
-    .sort((x, y) => x.start - y.start);
+/**
+ * What a verdict checks that depends on the primitive, and how its messages read. The mutex's
+ * are {@link mutexChecks}; the others are in verdict-rw.ts, verdict-semaphore.ts and
+ * verdict-election.ts.
+ */
+export interface PrimitiveChecks {
+  /** Holders granted while others they exclude held, on confirmed validity. */
+  conflicts(acquisitions: readonly Acquisition[]): Conflict[];
+  /** Fencing tokens not above one they must be above, as `[earlier, later]` (strict fencing only). */
+  inversions(acquisitions: readonly Acquisition[]): Array<[Acquisition, Acquisition]>;
+  /** Writes the resource accepted although a newer holder had superseded their holder. */
+  staleAccepted(writes: readonly WriteRecord[]): WriteRecord[];
+  /** Holders whose release succeeded although one they exclude held meanwhile, as `[holder, other]`. */
+  lostUnnoticed(acquisitions: readonly Acquisition[]): Array<[Acquisition, Acquisition]>;
+  /** The failure lines, given a count. */
+  say: {
+    conflicts(count: number): string;
+    inversions(count: number): string;
+    lostUnnoticed(count: number): string;
+  };
 }
 
 /**
@@ -34,10 +40,10 @@ function confirmedIntervals(acquisitions: readonly Acquisition[]): Interval[] {
 export function findOverlaps(acquisitions: readonly Acquisition[]): Array<[Acquisition, Acquisition]> {
   const pairs: Array<[Acquisition, Acquisition]> = [];
   for (const group of byKey(acquisitions).values()) {
-    let latest: Interval | undefined; // the interval reaching furthest so far
-    for (const interval of confirmedIntervals(group)) {
-      if (latest !== undefined && interval.start < latest.end) pairs.push([latest.acq, interval.acq]);
-      if (latest === undefined || interval.end > latest.end) latest = interval;
+    for (const { interval, holding } of sweep(confirmedIntervals(group), (open) => open.length === 0)) {
+      // The one reaching furthest: the pair that shows the overlap best.
+      const latest = holding.reduce((a, b) => (b.end > a.end ? b : a));
+      pairs.push([latest.acq, interval.acq]);
     }
   }
   return pairs;
@@ -101,30 +107,34 @@ export function findLostUnnoticed(acquisitions: readonly Acquisition[]): Array<[
   return pairs;
 }
 
-/** Index of the first acquisition granted strictly after `at` (`sorted` by grant time). */
-function firstAfter(sorted: readonly Acquisition[], at: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((sorted[mid]?.grantedAt ?? Infinity) > at) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
+/** One acquisition, for an example line. */
+export function describeAcq(a: Acquisition): string {
+  const claim = describeClaim(a);
+  const through = a.validThrough === undefined ? 'never confirmed' : `valid through ${a.validThrough.toFixed(1)}`;
+  return `${a.id} (${a.key}${claim === undefined ? '' : `, ${claim}`}, fence ${a.fence}, granted ${a.grantedAt.toFixed(1)}, ${through}, ${a.outcome}${a.faults.length > 0 ? `, ${a.faults.join('+')}` : ''})`;
 }
 
-function describeAcq(a: Acquisition): string {
-  const through = a.validThrough === undefined ? 'never confirmed' : `valid through ${a.validThrough.toFixed(1)}`;
-  return `${a.id} (${a.key}, fence ${a.fence}, granted ${a.grantedAt.toFixed(1)}, ${through}, ${a.outcome}${a.faults.length > 0 ? `, ${a.faults.join('+')}` : ''})`;
-}
+/** The mutex's checks: one holder per key at a time, tokens rising in grant order. */
+export const mutexChecks: PrimitiveChecks = Object.freeze({
+  conflicts: (acquisitions: readonly Acquisition[]) => findOverlaps(acquisitions).map(([a, b]) => ({ acq: b, holders: [a] })),
+  inversions: findFenceInversions,
+  staleAccepted: findStaleAccepted,
+  lostUnnoticed: findLostUnnoticed,
+  say: Object.freeze({
+    conflicts: (n: number) => `${n} acquisitions overlapped another holder's validity`,
+    inversions: (n: number) => `${n} holders got a fencing token not above an earlier holder's`,
+    lostUnnoticed: (n: number) => `${n} holders lost the lock without their signal or release noticing`,
+  }),
+});
 
 /**
- * Judges one run. Fails on overlapping validity, fence inversions (strict fencing), accepted
- * stale writes, holders that lost the lock unnoticed, early losses, unhandled rejections, leaked
- * processes or keys, unexpected errors and failing scenario findings, except what `policy`
- * documents as the backend's known limit in this scenario.
+ * Judges one run. Fails on conflicting validity (for a mutex: overlaps), fence inversions (strict
+ * fencing), accepted stale writes, holders that lost the lock unnoticed, early losses, unhandled
+ * rejections, leaked processes or keys, unexpected errors and failing scenario findings, except
+ * what `policy` documents as the backend's known limit in this scenario. `checks` are those of
+ * the primitive the run acquired (default: the mutex's).
  */
-export function judge(history: History, policy: VerdictPolicy): Verdict {
+export function judge(history: History, policy: VerdictPolicy, checks: PrimitiveChecks = mutexChecks): Verdict {
   const failures: string[] = [];
   const notes: string[] = [];
   const examples: string[] = [];
@@ -133,25 +143,21 @@ export function judge(history: History, policy: VerdictPolicy): Verdict {
   };
   const documented = policy.documentedUnsafe !== undefined;
 
-  const overlaps = findOverlaps(history.acquisitions);
-  for (const [a, b] of overlaps) example(`overlap: ${describeAcq(a)} and ${describeAcq(b)}`);
-  const inversions = policy.fencing === 'strict' ? findFenceInversions(history.acquisitions) : [];
+  const overlaps = checks.conflicts(history.acquisitions);
+  for (const { acq, holders } of overlaps) example(`overlap: ${holders.map(describeAcq).join(', ')} and ${describeAcq(acq)}`);
+  const inversions = policy.fencing === 'strict' ? checks.inversions(history.acquisitions) : [];
   for (const [a, b] of inversions) example(`fence inversion: ${describeAcq(a)} then ${describeAcq(b)}`);
-  if (overlaps.length > 0) {
-    (documented ? notes : failures).push(`${overlaps.length} acquisitions overlapped another holder's validity`);
-  }
-  if (inversions.length > 0) {
-    (documented ? notes : failures).push(`${inversions.length} holders got a fencing token not above an earlier holder's`);
-  }
+  if (overlaps.length > 0) (documented ? notes : failures).push(checks.say.conflicts(overlaps.length));
+  if (inversions.length > 0) (documented ? notes : failures).push(checks.say.inversions(inversions.length));
 
-  const staleAccepted = findStaleAccepted(history.writes);
+  const staleAccepted = checks.staleAccepted(history.writes);
   for (const w of staleAccepted) example(`stale write accepted: ${w.acq} fence ${w.fence} on ${w.key} at ${w.at.toFixed(1)}`);
   if (staleAccepted.length > 0) failures.push(`${staleAccepted.length} stale writes were accepted by the fenced resource`);
   const staleRejected = history.writes.filter((w) => !w.accepted).length;
 
-  const unnoticed = findLostUnnoticed(history.acquisitions);
+  const unnoticed = checks.lostUnnoticed(history.acquisitions);
   for (const [a, b] of unnoticed) example(`lost unnoticed: ${describeAcq(a)} while ${describeAcq(b)}`);
-  if (unnoticed.length > 0) failures.push(`${unnoticed.length} holders lost the lock without their signal or release noticing`);
+  if (unnoticed.length > 0) failures.push(checks.say.lostUnnoticed(unnoticed.length));
 
   const early = history.acquisitions.filter((a) => a.earlyLoss);
   for (const a of early) example(`early loss: ${describeAcq(a)}: ${a.lossMessage ?? ''}`);

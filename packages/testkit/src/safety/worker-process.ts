@@ -19,6 +19,12 @@ export type WorkerMessage =
       validLeft?: number;
       index?: number;
       prevValid?: boolean;
+      /** On `acq`: what it holds besides the key, when the acquiring call began (worker clock), whether it lapses. */
+      mode?: 'read' | 'write';
+      permits?: number;
+      limit?: number;
+      calledAt?: number;
+      lapse?: boolean;
     }
   | {
       t: 'done';

@@ -15,6 +15,7 @@
 //
 // The worker never stops writing on its own when the lock is gone: it plays the holder that did
 // not look (or was paused between looking and writing), so that fencing is what must stop it.
+import { acquirer } from './acquire.mjs';
 import { adapters } from './adapters.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
@@ -80,9 +81,14 @@ function errorInfo(error) {
   return { name: error?.name ?? typeof error, message: error?.message ?? String(error) };
 }
 
-/** One acquisition's critical section, release and report. */
-async function holdAndRelease(lock, handle, acq, worker) {
-  const stopRenew = config.autoRenew && typeof lock.autoRenew === 'function' ? lock.autoRenew(handle) : undefined;
+/**
+ * One acquisition's critical section, release and report. `claim` is what it holds besides the
+ * key, `calledAt` when the acquiring call began; a `lapse` does not renew and holds on for about
+ * 2 TTL, writing on (a holder that stopped renewing, which fencing must stop).
+ */
+async function holdAndRelease(lock, handle, acq, worker, { claim, calledAt, lapse }) {
+  const renew = config.autoRenew && !lapse && typeof lock.autoRenew === 'function';
+  const stopRenew = renew ? lock.autoRenew(handle) : undefined;
   let loss;
   let releasing = false;
   const onAbort = () => {
@@ -102,9 +108,9 @@ async function holdAndRelease(lock, handle, acq, worker) {
   const base = { acq, worker, key: handle.key, fence: handle.fencingToken };
 
   const now = performance.now();
-  await request({ ...base, kind: 'acq', token: handle.token.slice(0, 8), validUntil: handle.validUntil, validLeft: handle.validUntil - now });
+  await request({ ...base, ...claim, kind: 'acq', token: handle.token.slice(0, 8), validUntil: handle.validUntil, validLeft: handle.validUntil - now, calledAt, lapse });
   let after = valid();
-  const hold = between(config.holdMs);
+  const hold = lapse ? config.ttl * 2 + 500 : between(config.holdMs);
   for (let index = 0; index < config.writes; index++) {
     await sleep(hold / config.writes);
     await request({ ...base, kind: 'write', index, prevValid: after });
@@ -149,19 +155,26 @@ async function holdAndRelease(lock, handle, acq, worker) {
   });
 }
 
+const acquire = acquirer(config.primitive, config.workload);
+let lapses = config.lapses ?? 0;
+
 async function runWorker(lock, worker) {
   for (let n = 0; !stop.signal.aborted; n++) {
     const key = config.keys[Math.floor(Math.random() * config.keys.length)];
     let handle;
+    let claim;
+    const calledAt = performance.now();
     try {
-      handle = await lock.lock(key, { ttl: config.ttl, waitTimeout: config.waitTimeout, signal: stop.signal });
+      ({ handle, claim } = await acquire(lock, key, { ttl: config.ttl, waitTimeout: config.waitTimeout, signal: stop.signal }, `${config.proc}.${worker}`));
     } catch (error) {
       if (stop.signal.aborted) break;
       send({ t: 'error', op: 'acquire', ...errorInfo(error) });
       await sleep(between([10, 60]));
       continue;
     }
-    await holdAndRelease(lock, handle, `${config.proc}.${worker}.${n}`, worker);
+    const lapse = worker === 0 && n >= 1 && lapses > 0;
+    if (lapse) lapses--;
+    await holdAndRelease(lock, handle, `${config.proc}.${worker}.${n}`, worker, { claim, calledAt, lapse });
   }
 }
 
