@@ -29,7 +29,7 @@ export function checkClaimTargets(result) {
       const p99 = d ? d.median.p99Ms / peer.median.p99Ms : undefined;
       add(
         `Semaphore hot key: RedisSemaphore >= 10x the hand-offs/s of ${peer.label} (${peer.settings}), p99 wait <= 1/10 of its`,
-        d ? `${fx(x, 1)}x hand-offs (${fx(d.median.handoffsPerSecond, 0)} vs ${fx(peer.median.handoffsPerSecond, 0)}/s); p99 ${fx(d.median.p99Ms, 1)} vs ${fx(peer.median.p99Ms, 1)} ms (${fx(p99)}x)` : '–',
+        d ? `${fx(x)}x hand-offs (${fx(d.median.handoffsPerSecond, 0)} vs ${fx(peer.median.handoffsPerSecond, 0)}/s); p99 ${fx(d.median.p99Ms, 1)} vs ${fx(peer.median.p99Ms, 1)} ms (${fx(p99)}x)` : '–',
         d ? x >= 10 && p99 <= 0.1 : undefined,
       );
     }
