@@ -162,5 +162,7 @@ export function plan(p) {
     { id: 'semaphore', run: async (ctx) => (await import('./plan-claims.mjs')).semaphoreUncontended(ctx, p) },
     { id: 'semaphore', run: async (ctx) => (await import('./plan-claims.mjs')).semaphoreHot(ctx, p) },
     { id: 'rw', run: async (ctx) => (await import('./plan-claims.mjs')).readMostlyRedis(ctx, p) },
+    // Hot-key fairness across processes (issue 19): workloads/fairness.mjs.
+    { id: 'fairness', run: async (ctx) => (await import('./workloads/fairness.mjs')).fairness(ctx, p) },
   ];
 }
