@@ -62,7 +62,8 @@ export class Watchdog<D = unknown> {
 
   /**
    * Starts renewing `handle`; the returned function stops it (idempotent). The first renewal
-   * is due ttl/3 from now, or sooner when less than a full lease is left (see {@link firstDelay}).
+   * is due ttl/3 from now, or at a third of what is left of the lease if that is sooner (a
+   * handle passed to `autoRenew` late), so that it lands before the lease ends.
    */
   add(handle: Handle<D>): () => void {
     const now = this.clock.now();
