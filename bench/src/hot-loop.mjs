@@ -1,6 +1,6 @@
 // One process's share of a hot-key run: `workers` loops on one key with an empty critical
-// section, started at an agreed moment of the system-wide monotonic clock (process.hrtime), so
-// both processes measure the same window and their acquisitions can be put in one order.
+// section (or an awaited timer: the fairness workload), started at an agreed moment of the
+// system-wide monotonic clock (process.hrtime), so both processes measure the same window and their acquisitions can be put in one order.
 //
 // Each acquisition inside the window is recorded as (time, worker, wait); the parent merges both
 // processes' records and counts hand-offs: acquisitions by another worker than the previous
@@ -13,8 +13,11 @@ import { errorText, sleep, within } from './measure.mjs';
 /** Microseconds on the system-wide monotonic clock (the same in every process). */
 export const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
-/** Creates the contender and warms it up (connections open, scripts loaded). */
-export async function prepareHot(spec, env, { key, workers, ttl, firstWorker = 0 }) {
+/**
+ * Creates the contender and warms it up (connections open, scripts loaded). `holdMs`: the
+ * critical section, an awaited timer (0: empty, released at once).
+ */
+export async function prepareHot(spec, env, { key, workers, ttl, firstWorker = 0, holdMs = 0 }) {
   const locker = await within(15_000, createLocker(spec, env), `create ${spec.id}`);
   const warm = await within(15_000, locker.acquire(`${key}:warm:${process.pid}`, ttl), `warm-up ${spec.id}`);
   await warm();
@@ -26,7 +29,7 @@ export async function prepareHot(spec, env, { key, workers, ttl, firstWorker = 0
       const times = [];
       const holders = [];
       const waits = []; // per recorded acquisition
-      const releases = []; // [when release() was called, worker] of the recorded acquisitions
+      const releases = []; // [when release() was called, worker] of each recorded acquisition (releases[i] ends times[i])
       const open = []; // waits cut by the window's end
       const errors = [];
       const pending = new Map(); // worker -> when its current acquire started
@@ -56,6 +59,7 @@ export async function prepareHot(spec, env, { key, workers, ttl, firstWorker = 0
           } else if (t < end) {
             open.push((end - t) / 1000);
           }
+          if (holdMs > 0) await sleep(holdMs);
           if (got <= end) releases.push([nowUs(), firstWorker + w]);
           try {
             await release();

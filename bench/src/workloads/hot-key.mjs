@@ -5,7 +5,8 @@
 // included), and with `etcd` the etcd requests per hand-off (etcd's /metrics read at the
 // window's start and end).
 import { randomUUID } from 'node:crypto';
-import { handoffsOf, nowUs, prepareHot } from '../hot-loop.mjs';
+import { handoffsOf, nowUs } from '../hot-loop.mjs';
+import { hotRound } from '../hot-round.mjs';
 import { percentile, sleep } from '../measure.mjs';
 import { etcdRequests, requestsBetween } from '../stats/etcd-metrics.mjs';
 import { scriptCost } from '../stats/redis-info.mjs';
@@ -36,54 +37,44 @@ export function hotKey(ctx, { id, title, description, rows, groups, etcd = false
       rows,
       async measure(spec, { workers, processes }) {
         const key = `hot:${randomUUID()}`;
-        const shares = processes > 1 ? [Math.ceil(workers / 2), Math.floor(workers / 2)] : [workers];
-        const child = shares.length > 1 ? await ctx.child() : undefined;
-        let local;
-        try {
-          [local] = await Promise.all([
-            prepareHot(spec, ctx.env, { key, ttl, workers: shares[0], firstWorker: 0 }),
-            child?.request('prepare', { spec, env: ctx.env, params: { key, ttl, workers: shares[1], firstWorker: 1000 } }, 40_000),
-          ]);
-          const run = { startAtUs: nowUs() + 150_000, windowMs: hotMs, drainMs, maxCount: 10_000_000 };
-          // etcd's counters read at the window's start and end (in parallel with the workers).
+        const sleepUntil = (atUs) => sleep(Math.max(0, (atUs - nowUs()) / 1000));
+        // Server counters read at the window's start and end (in parallel with the workers).
+        const alongside = (run) => {
           const scrape = async (atUs) => {
-            await sleep(Math.max(0, (atUs - nowUs()) / 1000));
+            await sleepUntil(atUs);
             return etcdRequests(ctx.env.etcdEndpoint);
           };
-          const counters = etcd ? Promise.all([scrape(run.startAtUs), scrape(run.startAtUs + hotMs * 1000)]) : undefined;
-          const scripts = redisScripts ? scriptCost(ctx.env.redisUrl, run.startAtUs, hotMs, (atUs) => sleep(Math.max(0, (atUs - nowUs()) / 1000))) : undefined;
-          const parts = await Promise.all([
-            local.run(run),
-            child?.request('run', { params: run }, hotMs + drainMs + 30_000),
+          return Promise.all([
+            etcd ? Promise.all([scrape(run.startAtUs), scrape(run.startAtUs + hotMs * 1000)]) : undefined,
+            redisScripts ? scriptCost(ctx.env.redisUrl, run.startAtUs, hotMs, sleepUntil) : undefined,
           ]);
-          const done = parts.filter(Boolean);
-          const { handoffs, waits } = handoffsOf(done, workers, limit);
-          const acquisitions = done.reduce((n, p) => n + p.times.length, 0);
-          const hung = done.reduce((n, p) => n + p.hung, 0);
-          const notes = [...done.flatMap((p) => p.errors), ...(hung ? [`${hung} workers still inside acquire() ${drainMs} ms after the window: abandoned, their waits counted up to the window's end`] : [])];
-          const result = {
-            handoffsPerSecond: handoffs / (hotMs / 1000),
-            acquisitionsPerSecond: acquisitions / (hotMs / 1000),
-            p50Ms: percentile(waits, 50),
-            p99Ms: percentile(waits, 99),
-            errors: done.reduce((n, p) => n + p.errorCount, 0),
-            notes,
-          };
-          if (scripts) {
-            const { calls, usec } = await scripts;
-            result.scriptsPerHandoff = calls / Math.max(1, handoffs);
-            result.scriptUsPerHandoff = usec / Math.max(1, handoffs);
-          }
-          if (counters) {
-            const [before, after] = await counters;
-            const requests = requestsBetween(before, after);
-            result.etcdRequestsPerHandoff = requests.total / Math.max(1, handoffs);
-            result.etcdRequestsByMethod = requests.byMethod; // kept in the JSON's rounds
-          }
-          return result;
-        } finally {
-          await Promise.all([local?.close(), child?.request('close', {}, 20_000).catch(() => undefined)]);
+        };
+        const { parts, side } = await hotRound(ctx, spec, { workers, processes, params: { key, ttl }, windowMs: hotMs, drainMs, alongside });
+        const [counters, scripts] = side;
+        const { handoffs, waits } = handoffsOf(parts, workers, limit);
+        const acquisitions = parts.reduce((n, p) => n + p.times.length, 0);
+        const hung = parts.reduce((n, p) => n + p.hung, 0);
+        const notes = [...parts.flatMap((p) => p.errors), ...(hung ? [`${hung} workers still inside acquire() ${drainMs} ms after the window: abandoned, their waits counted up to the window's end`] : [])];
+        const result = {
+          handoffsPerSecond: handoffs / (hotMs / 1000),
+          acquisitionsPerSecond: acquisitions / (hotMs / 1000),
+          p50Ms: percentile(waits, 50),
+          p99Ms: percentile(waits, 99),
+          errors: parts.reduce((n, p) => n + p.errorCount, 0),
+          notes,
+        };
+        if (scripts) {
+          const { calls, usec } = scripts;
+          result.scriptsPerHandoff = calls / Math.max(1, handoffs);
+          result.scriptUsPerHandoff = usec / Math.max(1, handoffs);
         }
+        if (counters) {
+          const [before, after] = counters;
+          const requests = requestsBetween(before, after);
+          result.etcdRequestsPerHandoff = requests.total / Math.max(1, handoffs);
+          result.etcdRequestsByMethod = requests.byMethod; // kept in the JSON's rounds
+        }
+        return result;
       },
     },
   );
