@@ -2,7 +2,7 @@
 // smoke test under a minute). dlock's backends against the raw protocol and the Node peers, in
 // one run, against servers started here by @dlock/testkit (127.0.0.1, stopped at the end).
 // Writes bench/results/<date>[-full].json and bench/RESULTS.md (--full: RESULTS-full.md; --quick: a temp dir), and prints
-// the markdown. Options: --only=uncontended,hot,etcd-hot,redlock,watchdog,registration,postgres,semaphore,rw
+// the markdown. Options: --only=uncontended,hot,etcd-hot,redlock,watchdog,registration,postgres,semaphore,rw,fairness
 // (a run of some sections writes RESULTS-<sections>.md and results/<date>[-profile]-<sections>.json,
 // so that it never overwrites the complete RESULTS.md)
 import os from 'node:os';
@@ -26,7 +26,7 @@ const flag = (name) => args.includes(`--${name}`);
 const option = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const unknown = args.filter((a) => !/^--(quick|full|only=.+|out=.+)$/.test(a));
 if (unknown.length > 0 || (flag('quick') && flag('full'))) {
-  console.error(`usage: node bench/run.mjs [--quick | --full] [--only=uncontended,hot,etcd-hot,redlock,watchdog,registration,postgres,semaphore,rw] [--out=dir]`);
+  console.error(`usage: node bench/run.mjs [--quick | --full] [--only=uncontended,hot,etcd-hot,redlock,watchdog,registration,postgres,semaphore,rw,fairness] [--out=dir]`);
   process.exit(2);
 }
 const profileName = flag('quick') ? 'quick' : flag('full') ? 'full' : 'default';
@@ -35,10 +35,10 @@ const only = option('only')?.split(',');
 const sections = plan(profile).filter((s) => !only || only.includes(s.id));
 
 const needs = {
-  redis: sections.some((s) => ['uncontended', 'hot', 'watchdog', 'registration', 'semaphore', 'rw'].includes(s.id)),
-  redisNodes: sections.some((s) => ['redlock', 'registration'].includes(s.id)),
-  etcd: sections.some((s) => ['uncontended', 'etcd-hot', 'registration'].includes(s.id)),
-  postgres: sections.some((s) => s.id === 'postgres'),
+  redis: sections.some((s) => ['uncontended', 'hot', 'watchdog', 'registration', 'semaphore', 'rw', 'fairness'].includes(s.id)),
+  redisNodes: sections.some((s) => ['redlock', 'registration', 'fairness'].includes(s.id)),
+  etcd: sections.some((s) => ['uncontended', 'etcd-hot', 'registration', 'fairness'].includes(s.id)),
+  postgres: sections.some((s) => ['postgres', 'fairness'].includes(s.id)),
 };
 
 const started = Date.now();

@@ -53,7 +53,9 @@ export const contenders = {
         ? 'dlock RedisLock + LockService coalesce'
         : variant === 'handover'
           ? 'dlock RedisLock + LockService coalesce { handOver }'
-          : 'dlock RedisLock',
+          : variant === 'unfair'
+            ? 'dlock RedisLock (fair: false)'
+            : 'dlock RedisLock',
     create: async (o) => (await import('./dlock/redis.mjs')).dlockRedis(o),
   },
   'dlock-etcd': {

@@ -17,6 +17,7 @@ export const profiles = {
     watchdog: { locks: 1_000, ttl: 1_500, ticks: 2 },
     registration: { total: 2_000, concurrent: 500, devices: 50, maxMs: 1_500 },
     readMostly: { workers: 16, holdMs: 1, readShares: [0.9] },
+    fairness: { windowMs: 400, peerRetry: [] },
   },
   default: {
     repeats: 3,
@@ -33,6 +34,7 @@ export const profiles = {
     watchdog: { locks: 10_000, ttl: 3_000, ticks: 5 },
     registration: { total: 10_000, concurrent: 1_000, devices: 100, maxMs: 8_000 },
     readMostly: { workers: 16, holdMs: 1, readShares: [0.9] },
+    fairness: { windowMs: 1_000, peerRetry: [2] },
   },
   full: {
     repeats: 5,
@@ -49,5 +51,6 @@ export const profiles = {
     watchdog: { locks: 10_000, ttl: 3_000, ticks: 8 },
     registration: { total: 10_000, concurrent: 1_000, devices: 100, maxMs: 30_000 },
     readMostly: { workers: 16, holdMs: 1, readShares: [0.5, 0.9, 1] },
+    fairness: { windowMs: 2_000, peerRetry: [2] },
   },
 };

@@ -48,6 +48,8 @@ function sectionTable(section) {
     header.push(m.label);
     if (m.ratio) header.push(ratioLabel);
   }
+  // Text cells a section computed itself (row.text[key]), after the numbers.
+  for (const c of section.textColumns ?? []) header.push(c.label);
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 3 ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const group of section.groups) {
     for (const row of group.rows) {
@@ -61,6 +63,7 @@ function sectionTable(section) {
           cells.push(num(row.median?.[m.key], m.digits));
           if (m.ratio) cells.push(row.baseline ? '1.00x' : times(row.ratios?.[m.key]));
         }
+        for (const c of section.textColumns ?? []) cells.push(row.text?.[c.key] ?? '–');
       }
       lines.push(`| ${cells.join(' | ')} |`);
     }
@@ -116,6 +119,7 @@ export function toMarkdown(result) {
     }
     if (section.description) out.push(`${section.description}.`);
     out.push(sectionTable(section));
+    if (section.summary) out.push(section.summary); // markdown of the section's own (a goal table)
   }
   return `${out.join('\n\n')}\n`;
 }

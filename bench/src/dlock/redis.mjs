@@ -1,7 +1,8 @@
 // dlock's Redis backend as a bench contender: RedisLock over a plain ioredis client (the same
 // kind of client the raw loop and the peers get). Variant 'coalesce': through LockService with
 // local coalescing (same-key callers of one process queue locally first); 'handover': coalescing
-// that also passes the held lock to the next local caller (coalesce: { handOver: true }).
+// that also passes the held lock to the next local caller (coalesce: { handOver: true }). 'unfair':
+// fair: false (a released key goes to whoever asks first; local hand-over as before issue 19).
 import { Redis } from 'ioredis';
 import { acquireVia } from './with-lock.mjs';
 
@@ -33,7 +34,7 @@ export async function makeRedisLock(url, options = {}) {
 
 export async function dlockRedis({ env, variant }) {
   const { LockService } = await import('@dlock/core');
-  const { lock, counters, close } = await makeRedisLock(env.redisUrl);
+  const { lock, counters, close } = await makeRedisLock(env.redisUrl, variant === 'unfair' ? { fair: false } : {});
   const coalesce = { coalesce: true, handover: { handOver: true } }[variant];
   const service = coalesce === undefined ? undefined : new LockService(lock, { coalesce });
   let lost = 0;
