@@ -29,7 +29,10 @@ for (const file of walk(root)) {
   if (rel.startsWith('scripts/')) continue;
   const text = () => readFileSync(file, 'utf8');
   if (file.endsWith('.lua')) {
-    const head = text().split('\n').slice(0, 15).join('\n');
+    // The header: the comment lines the script opens with.
+    const lines = text().split('\n');
+    const end = lines.findIndex((line) => !line.startsWith('--'));
+    const head = lines.slice(0, end < 0 ? lines.length : end).join('\n');
     for (const word of ['KEYS', 'ARGV', 'eturns']) {
       if (!head.includes(word)) findings.push(`${rel}: Lua header must describe KEYS, ARGV and what it returns (missing ${word})`);
     }

@@ -25,6 +25,7 @@ export {
   SHARED,
   type AcquireRequest,
   type AcquireResult,
+  type TransferResult,
   type Claim,
   type ClaimHolder,
   type ClaimKind,

@@ -5,6 +5,7 @@ import {
   type AcquireRequest,
   type AcquireResult,
   type HeldLock,
+  type TransferResult,
 } from '../src/index.js';
 
 /** The memory driver, counting the calls the engine makes; it can be told to fail renewals. */
@@ -14,7 +15,7 @@ export class CountingDriver extends MemoryDriver {
   renewBatches: number[] = [];
   failRenewals = false;
 
-  override transfer(lock: HeldLock<undefined>, token: string, ttl: number): Promise<AcquireResult<undefined>> {
+  override transfer(lock: HeldLock<undefined>, token: string, ttl: number): Promise<TransferResult<undefined>> {
     this.transfers++;
     return super.transfer(lock, token, ttl);
   }

@@ -5,6 +5,7 @@ import type {
   DriverFeatures,
   DriverHost,
   HeldLock,
+  TransferResult,
   WaitList,
   LockCapabilities,
   LockDriver,
@@ -87,17 +88,13 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
     );
     const releaseFeed = Object.freeze({ watch: (key: string) => this.watch(key), unwatch: (key: string) => this.unwatch(key) });
     const lastConnectionError = () => this.#connection.lastConnectionError();
-    // Fair: the server's wait list decides who is next, so a releasing holder never passes the
-    // lock to a waiter of its own past earlier waiters of other processes (no `transfer`).
+    const transfer = (lock: HeldLock<RedisLockKeys>, token: string, ttl: number) => this.transfer(lock, token, ttl);
+    // Fair: the server's wait list decides who is next; a releasing holder passes the lock to a
+    // waiter of its own only when that waiter is first in line.
     const waitList: WaitList = Object.freeze({ leave: (key: string, token: string) => this.leave(key, token) });
     this.features = settings.fair
-      ? Object.freeze({ claims: ['exclusive'] as const, releaseFeed, waitList, lastConnectionError })
-      : Object.freeze({
-          claims: ['exclusive'] as const,
-          releaseFeed,
-          transfer: (lock: HeldLock<RedisLockKeys>, token: string, ttl: number) => this.transfer(lock, token, ttl),
-          lastConnectionError,
-        });
+      ? Object.freeze({ claims: ['exclusive'] as const, releaseFeed, waitList, transfer, lastConnectionError })
+      : Object.freeze({ claims: ['exclusive'] as const, releaseFeed, transfer, lastConnectionError });
   }
 
   /** The client commands go through; resolved by {@link attach}. */
@@ -151,12 +148,9 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
   async release(lock: HeldLock<RedisLockKeys>): Promise<boolean> {
     const keys = lock.data;
     if (this.#settings.fair) {
-      const { waiters, places } = redisWaitListKeys(keys);
-      const placeMs = this.#open().placeMs;
-      const args = [keys.lock, releaseLatchKey(keys, lock.token), waiters, places, lock.token, keys.channel, this.#instanceId, this.#latchMs, placeMs] as const;
-      const { released, next } = await this.#call(scripts.fairRelease, args);
-      if (released) this.#open().host.released(lock.key, next);
-      return released;
+      const reply = await this.#call(scripts.fairRelease, this.#fairReleaseArgs(lock));
+      if (reply.outcome === 'released') this.#open().host.released(lock.key, reply.next);
+      return reply.outcome === 'released';
     }
     const args = [keys.lock, releaseLatchKey(keys, lock.token), lock.token, keys.channel, this.#instanceId, this.#latchMs] as const;
     const released = await this.#call(scripts.release, args);
@@ -175,9 +169,20 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
     if (next !== undefined) this.#open().host.released(key, next);
   }
 
-  /** The `transfer` feature: the acquire script takes the lock over from `lock`'s token for `token`. */
-  async transfer(lock: HeldLock<RedisLockKeys>, token: string, ttl: number): Promise<AcquireResult<RedisLockKeys>> {
+  /**
+   * The `transfer` feature: the acquire script takes the lock over from `lock`'s token for
+   * `token`. Fair: the release script does, when `token` is first in line, and otherwise
+   * releases the lock (`released: true`).
+   */
+  async transfer(lock: HeldLock<RedisLockKeys>, token: string, ttl: number): Promise<TransferResult<RedisLockKeys>> {
     const keys = lock.data;
+    if (this.#settings.fair) {
+      const reply = await this.#call(scripts.fairRelease, [...this.#fairReleaseArgs(lock), token, ttl, this.#keepFence(ttl)]);
+      if (reply.outcome === 'handed-over') return { acquired: true, fencingToken: reply.fencingToken, data: keys };
+      if (reply.outcome === 'not-held') return { acquired: false, retryAfter: -1 };
+      this.#open().host.released(lock.key, reply.next);
+      return { acquired: false, released: true };
+    }
     const result = await this.#call(scripts.acquire, [keys.lock, keys.fence, token, ttl, this.#keepFence(ttl), lock.token]);
     return result.acquired ? { acquired: true, fencingToken: result.fencingToken, data: keys } : { acquired: false, retryAfter: result.pttl };
   }
@@ -226,6 +231,13 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
   /** The release feed: unsubscribes from the key's channel (best effort). */
   unwatch(key: string): void {
     this.#subscriber.unwatch(this.keysFor(key).channel);
+  }
+
+  #fairReleaseArgs(lock: HeldLock<RedisLockKeys>) {
+    const keys = lock.data;
+    const { waiters, places } = redisWaitListKeys(keys);
+    const latch = releaseLatchKey(keys, lock.token);
+    return [keys.lock, latch, waiters, places, keys.fence, lock.token, keys.channel, this.#instanceId, this.#latchMs, this.#open().placeMs] as const;
   }
 
   #open(): Attached {

@@ -48,10 +48,11 @@ export interface RedisLockOptions extends LockEngineOptions, HandOverOptions {
    * Waiters of every process take the lock in the order they came (a wait list per key on the
    * server, under the key's hash tag): a release wakes exactly the waiter first in line, in
    * whichever process it is, and a waiter that dies loses its place a few seconds after it
-   * stopped coming back. `false` lets waiters race for a released lock as plain `SET NX` does,
-   * and lets a releasing holder pass the lock to its own next waiter (`maxLocalHandOvers`):
-   * more hand-offs per second on a key with an empty critical section, but one process can
-   * starve the others (see the README's fairness section).
+   * stopped coming back. A releasing holder passes the lock straight to a waiter of its own
+   * (`maxLocalHandOvers`) only when that waiter is first in line. `false` lets waiters race for
+   * a released lock as plain `SET NX` does, and a releasing holder pass it to its own next
+   * waiter whoever waits elsewhere: more hand-offs per second on a key with an empty critical
+   * section, but one process can starve the others (see the README's fairness section).
    * @default true
    */
   fair?: boolean;
@@ -107,7 +108,7 @@ export class RedisLock extends LockEngine<RedisLockKeys> {
     const settings = resolveRedisSettings(options);
     // The engine validates its options, then attaches the driver, which only then connects.
     const driver = new RedisDriver(client, settings);
-    super(driver, engineOptions(options, settings.fair), known);
+    super(driver, options, known);
     this.client = driver.client;
     this.prefix = settings.prefix;
     this.operationTimeout = settings.operationTimeout;
@@ -143,18 +144,7 @@ function resolveRedisSettings(options: RedisLockOptions | undefined): RedisDrive
 function validateFair(o: RedisLockOptions): boolean {
   const fair = o.fair ?? defaultRedisLockOptions.fair;
   if (typeof fair !== 'boolean') throw new InvalidOptionError('fair', 'a boolean', fair);
-  // A fair lock passes a lock on only to the waiter first in the server's line, never to its own.
-  if (fair && o.maxLocalHandOvers !== undefined && o.maxLocalHandOvers !== 0) {
-    throw new InvalidOptionError('maxLocalHandOvers', '0 or unset unless fair: false (a fair lock hands over only to the next waiter in line)', o.maxLocalHandOvers);
-  }
   return fair;
-}
-
-/** The engine's options: a fair lock has no local hand-over, so `maxLocalHandOvers: 0` is dropped. */
-function engineOptions(options: RedisLockOptions | undefined, fair: boolean): RedisLockOptions | undefined {
-  if (!fair || options?.maxLocalHandOvers === undefined) return options;
-  const { maxLocalHandOvers: _none, ...rest } = options;
-  return rest;
 }
 
 function validatePrefix(prefix: unknown): string {

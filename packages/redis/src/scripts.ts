@@ -45,12 +45,13 @@ export type FairAcquireArgs = readonly [
 /** What `fair-acquire.lua` answered: the new fencing token, or ms until the caller should try again. */
 export type FairAcquireReply = { readonly acquired: true; readonly fencingToken: bigint } | { readonly acquired: false; readonly retryAfter: number };
 
-/** `fair-release.lua`: lock, latch, wait list, places; token, channel, instance id, latch ms, place ms. */
-export type FairReleaseArgs = readonly [
+/** The keys and arguments every `fair-release.lua` call has: lock, latch, wait list, places, fence; token, channel, instance id, latch ms, place ms. */
+type FairReleaseBase = readonly [
   lock: string,
   latch: string,
   waiters: string,
   places: string,
+  fence: string,
   token: string,
   channel: string,
   instanceId: string,
@@ -58,12 +59,17 @@ export type FairReleaseArgs = readonly [
   placeMs: number,
 ];
 
-/** What `fair-release.lua` answered: whether the lock was ours (and is released), and who is first in line now. */
-export interface FairReleaseReply {
-  readonly released: boolean;
-  /** The token of the first waiter, `undefined` when nobody waits. */
-  readonly next: string | undefined;
-}
+/** `fair-release.lua`: a release, or (with taker, ttl, fence keep) a hand-over to a waiter first in line. */
+export type FairReleaseArgs = FairReleaseBase | readonly [...FairReleaseBase, taker: string, ttl: number, keepFence: number];
+
+/** What `fair-release.lua` answered. */
+export type FairReleaseReply =
+  /** Handed over to the taker, with its new fencing token. */
+  | { readonly outcome: 'handed-over'; readonly fencingToken: bigint }
+  /** Released; `next`: the token of the first waiter, `undefined` when nobody waits. */
+  | { readonly outcome: 'released'; readonly next: string | undefined }
+  /** The lock was not held by the token. */
+  | { readonly outcome: 'not-held' };
 
 /** `inspect.lua`: the holder's full token, the ms left on its lease and its fencing token; `null` when free. */
 export type InspectReply = { readonly token: string; readonly pttl: number; readonly fence: bigint } | null;
@@ -96,11 +102,15 @@ export const scripts = Object.freeze({
   fairRelease: defineScript<FairReleaseArgs, FairReleaseReply>({
     name: 'fair-release',
     source: fairReleaseLua,
-    keys: 4,
+    keys: 5,
     parse: (reply) => {
-      const [released, next] = tuple(reply, 2);
-      const first = text(next, 'next');
-      return { released: flag(released, 'released'), next: first === '' ? undefined : first };
+      const [outcome, value] = tuple(reply, 2);
+      const code = integer(outcome, 'outcome');
+      if (code === 2) return { outcome: 'handed-over', fencingToken: decimal(value, 'fence') };
+      if (code === 0) return { outcome: 'not-held' };
+      if (code !== 1) throw new Error(`outcome: expected 0, 1 or 2, got ${code}`);
+      const first = text(value, 'next');
+      return { outcome: 'released', next: first === '' ? undefined : first };
     },
   }),
   fairLeave: defineScript<
@@ -209,10 +219,11 @@ export const redisLockScripts = Object.freeze({
    */
   fairAcquire: untyped(scripts.fairAcquire),
   /**
-   * The fair release. KEYS: lock, release latch, wait list, places. ARGV: token, channel, message
-   * (the releasing instance's id; the first waiter's token is appended), latch ms, place ms
-   * (the longest the first waiter's place is kept from now). Returns
-   * `{1, first waiter's token or ''}` or `{0, ''}`.
+   * The fair release. KEYS: lock, release latch, wait list, places, fence. ARGV: token, channel,
+   * message (the releasing instance's id; the first waiter's token is appended), latch ms, place
+   * ms (the longest the first waiter's place is kept from now), and for a hand-over the taker's
+   * token, ttl and fence keep. Returns `{2, fence}` (handed over), `{1, first waiter's token or
+   * ''}` (released) or `{0, ''}` (not held).
    */
   fairRelease: untyped(scripts.fairRelease),
   /**

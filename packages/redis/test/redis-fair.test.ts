@@ -40,15 +40,13 @@ async function queueForeignWaiter(key: string, token: string, placeMs: number): 
 }
 
 describe('fair: options', () => {
-  it('is on by default; fair must be a boolean, and maxLocalHandOvers other than 0 needs fair: false', () => {
+  it('is on by default, and fair must be a boolean', () => {
     const client = { host: '127.0.0.1', port: server.port, lazyConnect: true };
     expect(open().fair).toBe(true);
     expect(open({ fair: false }).fair).toBe(false);
+    expect(() => new RedisLock(client, { fair: 'yes' as unknown as boolean })).toThrow(InvalidOptionError);
     expect(() => new RedisLock(client, { fair: 'yes' as unknown as boolean })).toThrow(/^fair must be a boolean/);
-    expect(() => new RedisLock(client, { maxLocalHandOvers: 4 })).toThrow(InvalidOptionError);
-    expect(() => new RedisLock(client, { maxLocalHandOvers: 4 })).toThrow(/unless fair: false/);
-    expect(open({ maxLocalHandOvers: 0 }).fair).toBe(true);
-    expect(open({ fair: false, maxLocalHandOvers: 4 }).fair).toBe(false);
+    expect(open({ maxLocalHandOvers: 4 }).fair).toBe(true);
   });
 });
 
@@ -106,9 +104,9 @@ describe('fair: the wait list on the server', () => {
   });
 
   it('a first waiter that gives up passes the turn to the next one in another instance at once', async () => {
-    const [a, b] = [open(), open()];
+    const [a, b, c] = [open(), open(), open()];
     const key = uniqueKey();
-    const holder = (await a.tryLock(key, { ttl: 30_000 }))!;
+    const holder = (await c.tryLock(key, { ttl: 30_000 }))!;
     const quitter = new AbortController();
     const first = a.lock(key, { ttl: 30_000, signal: quitter.signal });
     first.catch(() => undefined);
@@ -125,6 +123,29 @@ describe('fair: the wait list on the server', () => {
     // Told by the departure, not by polling (maxRetryDelay is 1 s; the holder's lease was 30 s).
     expect(performance.now() - started).toBeLessThan(800);
     await next.release();
+  });
+
+  it('a releasing holder hands the lock to a waiter of its own only when that waiter is first in line', async () => {
+    const [a, b] = [open(), open()];
+    const key = uniqueKey();
+    const holder = (await a.tryLock(key, { ttl: 30_000 }))!;
+    const order: string[] = [];
+    const take = (lock: RedisLock, name: string) =>
+      lock.lock(key, { ttl: 30_000, waitTimeout: 10_000 }).then(async (h) => {
+        order.push(`${name}:${h.fencingToken - holder.fencingToken}`);
+        await sleep(5);
+        await h.release();
+      });
+    const waiters = [take(b, 'b1')];
+    await sleep(50);
+    waiters.push(take(a, 'a1'));
+    await sleep(50);
+    waiters.push(take(a, 'a2'));
+    await sleep(50);
+    await holder.release();
+    await Promise.all(waiters);
+    // b1 came first: a's release goes to it, not to a1; then a1 and a2 in turn (a1 hands to a2).
+    expect(order).toEqual(['b1:1', 'a1:2', 'a2:3']);
   });
 
   it('wait list and places expire with the last place: a key nobody waits for leaves no sets behind', async () => {

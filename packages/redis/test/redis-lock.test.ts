@@ -267,7 +267,7 @@ describe('waiting', () => {
     const holderLock = open();
     const client = userClient();
     // Hand-overs off: this is about wake-ups (hand-overs are tested below).
-    const waitersLock = new RedisLock(client, fair ? {} : { fair, maxLocalHandOvers: 0 });
+    const waitersLock = new RedisLock(client, { fair, maxLocalHandOvers: 0 });
     cleanup.push(() => waitersLock.close());
     // Count this instance's acquire attempts as they leave the client.
     let attempts = 0;

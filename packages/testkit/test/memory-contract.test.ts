@@ -12,5 +12,5 @@ lockContractSuite(
     return new MemoryLock({ store });
   },
   // A release wakes a waiter synchronously; one not woken would sleep out the 60 s lease.
-  { fifo: true, wakeupBudgetMs: 500 },
+  { fifo: true, fair: true, wakeupBudgetMs: 500 },
 );

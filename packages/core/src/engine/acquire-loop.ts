@@ -34,7 +34,8 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
   // With a wait list the ticket is queued before the first attempt: a release that names this
   // caller as next in line (see `DriverHost.released`) may arrive before the attempt's answer,
   // and must find it (mid-attempt, its next sleep then ends at once).
-  let ticket: QueueTicket<Handle<D>> | undefined = waitList ? core.queue.enqueue(key, core.ordersClaims ? claim : undefined, token) : undefined;
+  let ticket: QueueTicket<Handle<D>> | undefined;
+  if (waitList) ticket = enqueue(core, call);
   let watching = false;
   let acquired = false;
   let placed = false;
@@ -60,10 +61,7 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
           nap = core.backOff(outage, error, key);
         }
       }
-      if (ticket === undefined) {
-        ticket = core.queue.enqueue(key, core.ordersClaims ? claim : undefined, token);
-        offerHandOver(ticket, { token, ttl });
-      }
+      ticket ??= enqueue(core, call);
       // Subscribe once the backend answers: during an outage the subscription would only fail too.
       if (!watching && !outage.active) {
         try {
@@ -102,6 +100,13 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
     }
     if (placed && !acquired) core.leaveWaitList(key, token);
   }
+}
+
+/** Queues `call` locally: its place among this engine's waiters of the key, open to hand-over. */
+function enqueue<D>(core: EngineCore<D>, call: LockCall): QueueTicket<Handle<D>> {
+  const ticket = core.queue.enqueue(call.key, core.ordersClaims ? call.claim : undefined, call.token);
+  offerHandOver(ticket, { token: call.token, ttl: call.ttl });
+  return ticket;
 }
 
 /**

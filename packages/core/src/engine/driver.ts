@@ -75,6 +75,13 @@ export type AcquireResult<D> =
   /** `retryAfter`: ms until the current holder's lease ends, or -1 when unknown. */
   | { readonly acquired: false; readonly retryAfter: number };
 
+/**
+ * What a `transfer` returns: as an acquire (not acquired: `lock` was no longer held), or
+ * `released` when the driver gave the lock back instead of handing it over (see
+ * {@link DriverFeatures.transfer}).
+ */
+export type TransferResult<D> = AcquireResult<D> | { readonly acquired: false; readonly released: true };
+
 /** What a driver sees of a lock it handed out, when it releases, renews or forgets it. */
 export interface HeldLock<D = unknown> {
   readonly key: string;
@@ -205,8 +212,11 @@ export interface DriverFeatures<D> {
    * this feature the engine accepts the `maxLocalHandOvers` option. Hand-over is a mutex
    * feature: a driver that serves `shared` or `permits` claims must not declare it (the engine
    * refuses such a driver), since passing a lock locally would overtake the server's queue.
+   * A driver with a {@link waitList} hands over only to the caller first in line; to anyone
+   * else it releases the lock instead, in the same step, and answers `{ acquired: false,
+   * released: true }` (the engine then treats the unlock as a release).
    */
-  readonly transfer?: (lock: HeldLock<D>, token: string, ttl: number) => Promise<AcquireResult<D>>;
+  readonly transfer?: (lock: HeldLock<D>, token: string, ttl: number) => Promise<TransferResult<D>>;
   /**
    * A wait queue on the server (etcd's revision-ordered mutex): `lock()` waits in it instead
    * of the engine's retry loop, until acquired, `wait.deadline` (not acquired) or the signal.

@@ -1,5 +1,5 @@
 import { Handle } from '../handle.js';
-import type { AcquireResult } from './driver.js';
+import type { TransferResult } from './driver.js';
 import type { EngineCore } from './engine-core.js';
 import type { QueueTicket } from './key-queue.js';
 
@@ -44,7 +44,7 @@ export function claimWaiter<D>(core: EngineCore<D>, h: Handle<D>): HandOverClaim
 export async function handOver<D>(core: EngineCore<D>, h: Handle<D>, claim: HandOverClaim<D>): Promise<boolean> {
   const { token, ttl } = claim.offer;
   const startedAt = core.now(); // the new holder's validity counts from before the request
-  let result: AcquireResult<D>;
+  let result: TransferResult<D>;
   try {
     result = await core.driver.features.transfer!(h, token, ttl);
   } catch (error) {
@@ -53,7 +53,8 @@ export async function handOver<D>(core: EngineCore<D>, h: Handle<D>, claim: Hand
   }
   if (!result.acquired) {
     claim.settle(null);
-    return false;
+    // Released instead (the waiter was not first in line): a release, not a loss.
+    return 'released' in result;
   }
   const next = new Handle<D>(core.owner, h.key, token, result.fencingToken, ttl, core.validUntil(result.validFrom ?? startedAt, ttl), result.data);
   next.handOvers = h.handOvers + 1;

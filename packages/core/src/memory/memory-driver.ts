@@ -1,11 +1,22 @@
-import type { AcquireRequest, AcquireResult, DriverFeatures, DriverHost, HeldLock, LockDriver, RenewManyOptions } from '../engine/driver.js';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  DriverFeatures,
+  DriverHost,
+  HeldLock,
+  LockDriver,
+  RenewManyOptions,
+  TransferResult,
+} from '../engine/driver.js';
 import type { LockCapabilities, LockInfo } from '../types.js';
 import type { MemoryLockStore } from './memory-store.js';
 
 /**
  * The memory backend as a driver: a {@link MemoryLockStore} shared by every lock built on it.
- * The store tells of every release and expiry, so waiters need no per-key subscription; a
- * held lock can pass straight to a local waiter (`transfer`).
+ * The store tells of every release and expiry (and who is first in line), so waiters need no
+ * per-key subscription; the store's line per key orders the waiters of every instance (a wait
+ * list), and a held lock passes straight to a local waiter (`transfer`) when that waiter is
+ * first in line.
  */
 export class MemoryDriver implements LockDriver<undefined> {
   readonly backend = 'memory';
@@ -16,21 +27,26 @@ export class MemoryDriver implements LockDriver<undefined> {
   constructor(readonly store: MemoryLockStore) {
     this.features = Object.freeze({
       claims: ['exclusive'] as const,
+      waitList: Object.freeze({ leave: (key: string, token: string) => store.leave(key, token) }),
       transfer: (lock: HeldLock<undefined>, token: string, ttl: number) => this.transfer(lock, token, ttl),
     });
   }
 
-  /** The `transfer` feature: hands `lock` to `token` in one step (see `DriverFeatures.transfer`). */
-  async transfer(lock: HeldLock<undefined>, token: string, ttl: number): Promise<AcquireResult<undefined>> {
-    return toResult(this.store.transfer(lock.key, lock.token, token, ttl));
+  /**
+   * The `transfer` feature: hands `lock` to `token` in one step when `token` is first in line,
+   * else releases it (see `DriverFeatures.transfer`).
+   */
+  async transfer(lock: HeldLock<undefined>, token: string, ttl: number): Promise<TransferResult<undefined>> {
+    const r = this.store.transfer(lock.key, lock.token, token, ttl);
+    return 'declined' in r ? { acquired: false, released: true } : toResult(r);
   }
 
   attach(host: DriverHost<undefined>): void {
-    this.#unsubscribe = this.store.onRelease((key) => host.released(key));
+    this.#unsubscribe = this.store.onRelease((key, next) => host.released(key, next));
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult<undefined>> {
-    return toResult(this.store.acquire(request.key, request.token, request.ttl));
+    return toResult(this.store.acquire(request.key, request.token, request.ttl, request.waiting === true));
   }
 
   async release(lock: HeldLock<undefined>): Promise<boolean> {
