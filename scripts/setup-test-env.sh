@@ -12,7 +12,8 @@
 # 3. The programs the tests run on this machine: redis-server and redis-cli, etcd and etcdctl,
 #    PostgreSQL's postgres and initdb (Debian keeps them in /usr/lib/postgresql/<version>/bin,
 #    where the testkit finds them; as root it runs them as the `postgres` user the package
-#    creates), openssl. Missing ones are installed with apt-get (through sudo unless running as root).
+#    creates), pgbouncer (the @dlock/postgres tests put it in front of PostgreSQL), openssl.
+#    Missing ones are installed with apt-get (through sudo unless running as root).
 #
 # Docker: @dlock/testkit starts the test servers in containers (testcontainers) when a container
 # engine answers, and local processes otherwise (DLOCK_TEST_SERVERS=auto|local|docker, see
@@ -106,12 +107,14 @@ wanted=(
   "etcdctl:etcd-client etcd"
   "postgres:postgresql"
   "initdb:postgresql"
+  "pgbouncer:pgbouncer"
   "openssl:openssl"
 )
 # A program on PATH, or (PostgreSQL's, which Debian does not put on PATH) in the newest
-# /usr/lib/postgresql/<version>/bin. Prints its path.
+# /usr/lib/postgresql/<version>/bin, or (pgbouncer, off a non-root PATH) in /usr/sbin. Prints its path.
 find_program() {
   if command -v "$1" 2>/dev/null; then return 0; fi
+  if [ -x "/usr/sbin/$1" ]; then echo "/usr/sbin/$1"; return 0; fi
   local found
   found="$(ls -d /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | sort -V | tail -n 1)"
   [ -n "$found" ] && [ -x "$found" ] && echo "$found"
@@ -156,7 +159,7 @@ say "versions"
 node --version
 echo "pnpm $(pnpm --version)"
 # sed reads to the end: no SIGPIPE under pipefail
-for command in "redis-server --version" "etcd --version" "etcdctl version" "postgres --version"; do
+for command in "redis-server --version" "etcd --version" "etcdctl version" "postgres --version" "pgbouncer --version"; do
   program="${command%% *}"
   if path="$(find_program "$program")"; then
     "$path" ${command#* } 2>&1 | sed -n 1p

@@ -19,3 +19,4 @@ export { startEtcdCluster } from './etcd-cluster.js';
 export { liveChildPids } from './process.js';
 export type { PostgresOptions, PostgresServer } from './postgres-types.js';
 export { startPostgres } from './postgres-server.js';
+export { startPgBouncer, type PgBouncerOptions, type PgBouncerPoolMode, type PgBouncerServer } from './pgbouncer.js';
