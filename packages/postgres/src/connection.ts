@@ -37,6 +37,14 @@ export function validateSource(source: unknown): PostgresSource {
   throw new InvalidOptionError('client', 'a pg.Pool, a connected pg.Client or a connection string', source);
 }
 
+/** Checks the `listen` option without any I/O: a non-empty connection string, a `pg` ClientConfig, or `false`. */
+export function validateListen(listen: unknown): ListenSource | false | undefined {
+  if (listen === undefined || listen === false) return listen;
+  if (typeof listen === 'string' && listen.trim() !== '') return { kind: 'open', config: { connectionString: listen } };
+  if (typeof listen === 'object' && listen !== null && !Array.isArray(listen)) return { kind: 'open', config: listen };
+  throw new InvalidOptionError('listen', 'a connection string, a pg ClientConfig or false', listen);
+}
+
 /**
  * Creates the pool for a connection string (its connect and queue waits bounded by
  * `operationTimeout`), or adopts the caller's pool or client.

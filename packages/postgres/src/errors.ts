@@ -7,10 +7,14 @@ export class PostgresNotMigratedError extends Error {
   override readonly name = 'PostgresNotMigratedError';
   /** The table as the statements name it (`"dlock_locks"`, `"app"."dlock_locks"`). */
   readonly table: string;
-  constructor(table: string, options?: ErrorOptions) {
+  /**
+   * @param options also `sql`: the function that gives the migration's SQL (`migrationSql()`;
+   *   the read-write lock's and semaphore's is `claimsMigrationSql()`).
+   */
+  constructor(table: string, options?: ErrorOptions & { readonly sql?: string }) {
     super(
       `the lock table ${table} or its fence sequence does not exist: run \`await lock.migrate()\` once ` +
-        '(or apply the SQL of migrationSql() from @dlock/postgres with your migration tool)',
+        `(or apply the SQL of ${options?.sql ?? 'migrationSql()'} from @dlock/postgres with your migration tool)`,
       options,
     );
     this.table = table;
@@ -39,6 +43,15 @@ const notMigratedCodes = new Set([
 /** Whether a server error says the table, sequence or schema is missing. */
 export function isNotMigrated(error: unknown): boolean {
   return isServerError(error) && notMigratedCodes.has(error.code);
+}
+
+/**
+ * Whether a server error says a function is missing (the admission function of the read-write
+ * lock and semaphore: not migrated). The same SQLSTATE also means a missing operator, which
+ * the message tells apart.
+ */
+export function isMissingFunction(error: unknown): boolean {
+  return isServerError(error) && error.code === '42883' && /^function /.test(error.message);
 }
 
 /**

@@ -4,3 +4,8 @@ export { PostgresNotMigratedError, isTransientPostgresError } from './errors.js'
 export type { MigrationTarget } from './sql.js';
 export type { PostgresSource, ListenSource } from './connection.js';
 export type { PgClientConfig, PgClientLike, PgNotification, PgPoolLike, PgQueryable, PgQueryConfig, PgQueryResult } from './types.js';
+export { PostgresReadWriteLock, type PostgresReadWriteLockOptions } from './rw/postgres-rw-lock.js';
+export { PostgresSemaphore, type PostgresSemaphoreOptions } from './semaphore/postgres-semaphore.js';
+export { PostgresClaimDriver, type PostgresClaimData } from './claims/claim-driver.js';
+export type { PostgresClaimOptions, PostgresClaimSettings } from './claims/claim-options.js';
+export { claimsMigrationSql } from './claims/claims-migration.js';

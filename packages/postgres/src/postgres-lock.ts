@@ -1,5 +1,4 @@
 import {
-  InvalidOptionError,
   LockClosedError,
   LockEngine,
   lockEngineOptionNames,
@@ -9,7 +8,7 @@ import {
   type KnownOptions,
   type LockEngineOptions,
 } from '@dlock/core';
-import { validateSource, type ListenSource, type PostgresSource } from './connection.js';
+import { validateListen, validateSource } from './connection.js';
 import { PostgresDriver, type PostgresDriverSettings, type PostgresLockData } from './postgres-driver.js';
 import { lockNames, validateIdentifier, validateTable } from './names.js';
 import { migrationSqlFor, namesForMigration, type MigrationTarget } from './sql.js';
@@ -169,11 +168,4 @@ export function migrationSql(target: MigrationTarget = {}): string {
   const table = validateTable(target.table ?? defaultPostgresLockOptions.table);
   const schema = target.schema === undefined ? undefined : validateIdentifier('schema', target.schema);
   return migrationSqlFor(namesForMigration(table, schema));
-}
-
-function validateListen(listen: unknown): ListenSource | false | undefined {
-  if (listen === undefined || listen === false) return listen;
-  if (typeof listen === 'string' && listen.trim() !== '') return { kind: 'open', config: { connectionString: listen } };
-  if (typeof listen === 'object' && listen !== null && !Array.isArray(listen)) return { kind: 'open', config: listen };
-  throw new InvalidOptionError('listen', 'a connection string, a pg ClientConfig or false', listen);
 }
