@@ -3,7 +3,7 @@ import { startPgBouncer, startPostgres, uniqueKey, type PgBouncerServer, type Po
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresLock } from '../src/index.js';
+import { PostgresLock, PostgresReadWriteLock, PostgresSemaphore } from '../src/index.js';
 
 // PostgresLock through a real PgBouncer in transaction-pooling mode: the statements go through
 // the pooler (which hands each transaction to any server connection), the one LISTEN
@@ -24,6 +24,9 @@ beforeAll(async () => {
   const lock = new PostgresLock(bouncer.url, { listen: server.url });
   await lock.migrate();
   await lock.close();
+  const rw = new PostgresReadWriteLock(bouncer.url, { listen: server.url });
+  await rw.migrate();
+  await rw.close();
 });
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
@@ -136,6 +139,45 @@ describe('session advisory locks behind a transaction pooler', () => {
     expect(await scalar(pooled, 'SELECT pg_backend_pid() AS v')).not.toBe(listener);
     await held.release();
     await (await waiting).release();
+  });
+});
+
+describe('read-write locks and semaphores on one shared pooled session', () => {
+  it('a semaphore keeps its limit across two instances, and a read-write lock keeps writers apart from readers', async () => {
+    const open = <T extends { close(): Promise<void> }>(instance: T): T => {
+      cleanup.push(() => instance.close());
+      return instance;
+    };
+    const sems = [0, 1].map(() => open(new PostgresSemaphore(single.url, { listen: server.url })));
+    const key = uniqueKey();
+    let used = 0;
+    let maxUsed = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        for (let round = 0; round < 3; round++) {
+          const h = await sems[i % 2]!.acquire(key, { limit: 3, ttl: 30_000, waitTimeout: 20_000 });
+          maxUsed = Math.max(maxUsed, ++used);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          used--;
+          await h.release();
+        }
+      }),
+    );
+    expect(maxUsed).toBe(3);
+
+    const [a, b] = [0, 1].map(() => open(new PostgresReadWriteLock(single.url, { listen: server.url })));
+    const r1 = await a!.readLock(key, { ttl: 30_000 });
+    const r2 = await b!.readLock(key, { ttl: 30_000 });
+    expect(await b!.tryWriteLock(key, { ttl: 30_000 })).toBeNull();
+    const writing = b!.writeLock(key, { ttl: 30_000, waitTimeout: 5_000 });
+    // The waiting writer holds back a later reader, on the same pooled session as everyone.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await a!.tryReadLock(key, { ttl: 30_000 })).toBeNull();
+    await r1.release();
+    await r2.release();
+    const w = await writing;
+    expect(w.fencingToken).toBeGreaterThan(r2.fencingToken);
+    await w.release();
   });
 });
 
