@@ -263,7 +263,6 @@ export class EtcdMutexDriver implements LockDriver<KeyEntry> {
       session.track(entry);
       if (!this.#own.has(own)) this.#own.set(own, new Set());
     });
-    if (head !== undefined) this.#noteForeign(entry.name, head.key);
     return head === undefined || BigInt(head.create_revision) === entry.rev;
   }
 
@@ -295,7 +294,6 @@ export class EtcdMutexDriver implements LockDriver<KeyEntry> {
         }
         if (check.ahead === undefined) return this.#acquired(entry, await aliveUntil, checkedAt, ttl);
         // Ahead of us one of our own keys: we are told when it goes. Anyone else's: watch it.
-        this.#noteForeign(entry.name, check.ahead);
         const followers = this.#own.get(check.ahead.toString('latin1'));
         followers?.add(wake);
         const watch = followers === undefined ? new DeleteWatch(session.client, check.ahead, check.revision + 1n, wake) : undefined;
@@ -338,15 +336,6 @@ export class EtcdMutexDriver implements LockDriver<KeyEntry> {
         await abortableDelay(Math.min(delay, left), retry.signal);
       }
     }
-  }
-
-  /**
-   * Another instance's key in the queue of `name`: contention across processes, where more of our
-   * callers queued in etcd at once keep the next one's put off the hand-off path. Until then one
-   * key per name is the faster layout (a local hand-off is one put).
-   */
-  #noteForeign(name: string, key: Buffer): void {
-    if (!this.#own.has(key.toString('latin1'))) this.#slots.widen(name);
   }
 
   /** One of our keys is gone: wake the waiters of ours queued right behind it. */

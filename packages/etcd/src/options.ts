@@ -48,11 +48,12 @@ export interface EtcdLockOptions extends LockEngineOptions {
 export interface EtcdMutexOptions extends EtcdLockOptions {
   /**
    * How many `lock()` callers of this instance may have a key queued in etcd for one name at the
-   * same time once another instance's key was seen in the name's queue (before that, and while
-   * only this instance uses the name, one); further callers wait in this process (first come,
-   * first served). More keeps the next waiter's put off the hand-off path when processes take
-   * turns on a name; each costs one key while it waits. `1` is the layout of Go's
-   * `concurrency.Mutex` with one `Session`.
+   * same time; further callers wait in this process (first come, first served) and queue in etcd
+   * when an earlier one of theirs is done. Callers with a key are served in the order they came
+   * across every instance (etcd orders keys by create revision), so up to this many waiters per
+   * instance the mutex is fair across processes; each costs one key while it waits. `1` is the
+   * layout of Go's `concurrency.Mutex` with one `Session` (not fair: an instance's callers then
+   * queue in etcd one after another).
    * @default 64
    * @example 1
    */

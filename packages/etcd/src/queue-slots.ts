@@ -9,8 +9,6 @@ interface NameSlots {
   /** `used[i]`: slot i is taken. */
   readonly used: boolean[];
   inUse: number;
-  /** Slots callers may take now: 1 until {@link QueueSlots.widen}, then the full size. */
-  limit: number;
   /** Grants so far: the next grant's turn number. */
   granted: number;
   /** The turn whose put may go now (all earlier ones are done). */
@@ -36,11 +34,11 @@ export interface Slot {
 
 /**
  * Per lock name, up to `size` numbered slots; a caller takes the lowest free one, or waits in
- * arrival order. A name starts with one slot and gets all `size` once {@link widen}ed (EtcdMutex
- * does that when another instance's key shows up in the name's queue); it starts narrow again
- * when nobody of this instance uses it any more. `EtcdMutex` names its queue key after the slot
- * (with the lease), so one instance has at most `size` keys queued per name in etcd and a key
- * name is never used by two callers at once.
+ * arrival order. `EtcdMutex` names its queue key after the slot (with the lease), so one
+ * instance has at most `size` keys queued per name in etcd and a key name is never used by two
+ * callers at once. Every caller with a slot puts its key when it comes, so etcd's revision order
+ * is the order callers of every instance came in (fair across processes), up to `size` callers
+ * of one instance; further ones wait here for a slot, and put theirs when they get it.
  *
  * Waiting is core's {@link KeyQueue}: callers waiting for a slot queue under the name and are
  * granted a freed slot in arrival order; a caller waiting for its turn sleeps on a ticket of
@@ -76,7 +74,7 @@ export class QueueSlots {
     const { signal, waitTimeout } = options;
     signal?.throwIfAborted();
     const slots = this.#slots(name);
-    if (slots.inUse < slots.limit && this.#waiting.queued(name) === 0) return this.#take(name, slots);
+    if (slots.inUse < this.size && this.#waiting.queued(name) === 0) return this.#take(name, slots);
     if (waitTimeout === 0) throw new LockAcquireTimeoutError(name, 0);
     const ticket = this.#waiting.enqueue(name);
     try {
@@ -91,16 +89,6 @@ export class QueueSlots {
       if (ticket.granted) (await ticket.takeGrant())?.release();
       this.#dropIfIdle(name, slots);
       throw error;
-    }
-  }
-
-  /** Opens all `size` slots of `name` (while it is in use) and hands the new ones to waiting callers, oldest first. */
-  widen(name: string): void {
-    const slots = this.#names.get(name);
-    if (slots === undefined || slots.limit === this.size) return;
-    slots.limit = this.size;
-    for (let next = this.#waiting.first(name); next !== undefined && slots.inUse < slots.limit; next = this.#waiting.first(name)) {
-      next.grant(this.#take(name, slots));
     }
   }
 
@@ -125,7 +113,7 @@ export class QueueSlots {
   #slots(name: string): NameSlots {
     let slots = this.#names.get(name);
     if (slots === undefined) {
-      slots = { used: [], inUse: 0, limit: 1, granted: 0, turn: 0, doneEarly: new Set() };
+      slots = { used: [], inUse: 0, granted: 0, turn: 0, doneEarly: new Set() };
       this.#names.set(name, slots);
     }
     return slots;

@@ -25,8 +25,11 @@ const outage = (make: typeof EtcdLock | typeof EtcdMutex, sub: string): OutageFi
 const burst = { callTimeout: 10_000 };
 lockContractSuite('EtcdMutex', () => new EtcdMutex({ hosts: server.endpoint }, { prefix: `${prefix}mutex/`, ...burst }), {
   fifo: true,
+  fair: true,
   outage: outage(EtcdMutex, 'mutex'),
 });
+// EtcdLock is not fair across instances (a released key goes to whichever waiter's txn lands
+// first; see the README): its fairness tests failed with orders such as [1, 0, 2, 3, 5, 4].
 lockContractSuite('EtcdLock', () => new EtcdLock({ hosts: server.endpoint }, { prefix: `${prefix}lock/`, ...burst }), {
   outage: outage(EtcdLock, 'lock'),
 });

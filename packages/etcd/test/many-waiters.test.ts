@@ -39,7 +39,7 @@ describe('EtcdMutex with many waiters in one instance', () => {
     }
   });
 
-  it('alone on a name one key per instance; once another instance queues, up to maxQueuedPerName keys of ours wait in etcd', async () => {
+  it('up to maxQueuedPerName callers of ours put their keys in etcd as they come (alone on a name too); further ones wait locally', async () => {
     const prefix = testPrefix();
     const raw = new Etcd3({ hosts: server.endpoint });
     const client = new Etcd3({ hosts: server.endpoint });
@@ -58,11 +58,13 @@ describe('EtcdMutex with many waiters in one instance', () => {
     watches = 0;
     try {
       const queued = (name: string) => raw.getAll().prefix(`${prefix}${name}/`).sort('Create', 'Ascend').keys();
-      // Alone on a name: one key in etcd, the other callers wait locally (a hand-off is one put).
+      // Alone on a name: the holder and the next two callers have keys in etcd (3 slots, put in
+      // the order they came, so that callers of other instances coming later queue behind them);
+      // the fourth waits locally for a slot.
       const alone = await mutex.lock('solo', { ttl: 5_000 });
       const soloWaiters = Array.from({ length: 3 }, () => mutex.lock('solo', { ttl: 5_000 }).then((h) => h.release()));
       await new Promise((r) => setTimeout(r, 150));
-      expect(await queued('solo')).toHaveLength(1);
+      expect(await queued('solo')).toHaveLength(3);
       await alone.release();
       await Promise.all(soloWaiters);
       expect(watches).toBe(0);

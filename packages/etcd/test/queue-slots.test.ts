@@ -6,35 +6,25 @@ import { QueueSlots, type Slot } from '../src/queue-slots.js';
 // No server needed: the local side of EtcdMutex's queue (slots and put turns).
 
 describe('QueueSlots', () => {
-  it('starts with one slot per name; widen() opens all of them to the waiting callers, oldest first', async () => {
+  it('every name has all its slots at once: callers take them up to the size, then wait oldest first', async () => {
     const slots = new QueueSlots(3);
     const a = await slots.take('k');
     const order: number[] = [];
     const b = slots.take('k').then((s) => (order.push(1), s));
     const c = slots.take('k').then((s) => (order.push(2), s));
     const d = slots.take('k').then((s) => (order.push(3), s));
-    await new Promise((r) => setImmediate(r));
-    expect(order).toEqual([]); // one slot until widened
-    slots.widen('k');
     expect([(await b).index, (await c).index]).toEqual([1, 2]);
+    await new Promise((r) => setImmediate(r));
     expect(order).toEqual([1, 2]); // the third still waits: 3 slots in use
     (await b).release();
     expect((await d).index).toBe(1);
     for (const s of [a, await c, await d]) s.release();
     expect(slots.inUse('k')).toBe(0);
-    // Nobody uses the name any more: it starts narrow again.
-    const again = await slots.take('k');
-    let second = false;
-    void slots.take('k').then(() => (second = true));
-    await new Promise((r) => setImmediate(r));
-    expect(second).toBe(false);
-    again.release();
   });
 
   it('hands out the lowest free slot, then queues callers first come, first served', async () => {
     const slots = new QueueSlots(2);
     const a = await slots.take('k');
-    slots.widen('k');
     const b = await slots.take('k');
     expect([a.index, b.index]).toEqual([0, 1]);
     const order: number[] = [];
@@ -66,7 +56,6 @@ describe('QueueSlots', () => {
   it('turns follow grant order; a caller that gives up early does not hold back later ones', async () => {
     const slots = new QueueSlots(4);
     const granted: Slot[] = [await slots.take('k')];
-    slots.widen('k');
     for (let i = 1; i < 4; i++) granted.push(await slots.take('k'));
     const [first, second, third, fourth] = granted as [Slot, Slot, Slot, Slot];
     const done: string[] = [];
@@ -98,7 +87,6 @@ describe('QueueSlots', () => {
 
     const two = new QueueSlots(2);
     const x = await two.take('k');
-    two.widen('k');
     const y = await two.take('k');
     await expect(two.waitTurn('k', y, { waitTimeout: 20 })).rejects.toBeInstanceOf(LockAcquireTimeoutError);
     x.turnDone();

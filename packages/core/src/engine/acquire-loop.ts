@@ -64,6 +64,8 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
       ticket ??= enqueue(core, call);
       // Subscribe once the backend answers: during an outage the subscription would only fail too.
       if (!watching && !outage.active) {
+        // Closed while the attempt was answered: a subscription now would only wait for a closed client.
+        core.assertOpen('lock', key);
         try {
           const fresh = await core.watch.watch(key);
           watching = true;

@@ -13,6 +13,8 @@ export class ReleaseWatch {
   /** Subscriptions on their way (the first waiter of a key awaits it; later ones await it too). */
   readonly #subscribing = new Map<string, Promise<void>>();
   #closed = false;
+  #onClose: () => void = () => undefined;
+  readonly #closing = new Promise<void>((resolve) => (this.#onClose = resolve));
 
   constructor(
     private readonly feed: ReleaseFeed | undefined,
@@ -42,10 +44,17 @@ export class ReleaseWatch {
       this.#lingering.delete(key);
       return false;
     }
-    const subscribing = Promise.resolve(this.feed.watch(key));
+    let subscribing: Promise<void>;
+    try {
+      subscribing = Promise.resolve(this.feed.watch(key));
+    } catch (error) {
+      this.unwatch(key, true);
+      throw error;
+    }
     this.#subscribing.set(key, subscribing);
     try {
-      await subscribing;
+      // close() ends the wait: the waiter then finds the engine closed.
+      await Promise.race([subscribing, this.#closing]);
       return true;
     } catch (error) {
       this.unwatch(key, true);
@@ -73,9 +82,10 @@ export class ReleaseWatch {
     this.#lingering.set(key, timer);
   }
 
-  /** Stops lingering observations; later unwatches stop at once. */
+  /** Stops lingering observations; later unwatches stop at once; subscriptions under way stop being awaited. */
   close(): void {
     this.#closed = true;
+    this.#onClose();
     for (const [key, timer] of this.#lingering) {
       clearTimeout(timer);
       this.#stop(key);
