@@ -29,7 +29,7 @@ const keyExports = {
   '@dlock/redis': ['RedisLock'],
   '@dlock/etcd': ['EtcdMutex', 'EtcdLock', 'etcdClientOptions'],
   '@dlock/redlock': ['Redlock'],
-  '@dlock/postgres': ['PostgresLock'],
+  '@dlock/postgres': ['PostgresLock', 'PostgresReadWriteLock', 'PostgresSemaphore'],
   '@dlock/testkit': ['startRedis', 'startEtcd', 'freePort'],
   '@dlock/testkit/contract': ['lockContractSuite'],
 };
