@@ -5,6 +5,8 @@
 // the shares of every round and the worst of them.
 
 const pct = (x) => `${Math.round(x * 100)}`;
+/** One decimal, so a share just inside or outside a bound reads as such (35.2 %, not 35 %). */
+const pct1 = (x) => (x * 100).toFixed(1);
 const verdict = (ok, all) => (ok === all ? `yes ${ok}/${all}` : `**no** ${ok}/${all}`);
 
 /** The share farthest from even in a round (a fraction). */
@@ -17,7 +19,7 @@ const goals = [
   {
     label: 'shares within ±30 % of even',
     met: (r) => r.shares.every((s) => Math.abs(s - 1 / r.shares.length) <= 0.3 / r.shares.length + 1e-9),
-    worst: (runs) => `worst ${pct(worstOverRounds(runs))} %`,
+    worst: (runs) => `worst ${pct1(worstOverRounds(runs))} %`,
   },
   { label: 'p99 <= 150 ms', waits: true, met: (r) => r.p99Ms <= 150, worst: (runs) => `worst ${Math.round(Math.max(...runs.map((r) => r.p99Ms)))} ms` },
   { label: 'max <= 300 ms', waits: true, met: (r) => r.maxMs <= 300, worst: (runs) => `worst ${Math.round(Math.max(...runs.map((r) => r.maxMs)))} ms` },
@@ -40,7 +42,7 @@ export function addFairnessGoals(section, groups) {
     for (const row of group.rows.filter(measured)) {
       row.text = {
         shares: row.runs.map((r) => `${r.shares.map(pct).join('/')}`).join(', ') + ' %',
-        worst: `${pct(worstOverRounds(row.runs))} %`,
+        worst: `${pct1(worstOverRounds(row.runs))} %`,
       };
     }
   }

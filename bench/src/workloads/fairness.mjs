@@ -55,7 +55,7 @@ export async function fairness(ctx, p) {
       description:
         `N workers split evenly over processes on one key, each holding the lock for an awaited ${HOLD_MS} ms timer, then asking again; ` +
         `${windowMs} ms window per round; ceiling = 1 / the mean measured time inside the critical section; waits = every acquisition's ` +
-        'wait plus the waits still open at the window\'s end; shares = each process\'s part of the acquisitions (process 1/2/...), ' +
+        'wait plus the waits still open at the window\'s end (counted up to it: a wait as long as the window is a worker that got nothing in it); shares = each process\'s part of the acquisitions (process 1/2/...), ' +
         'worst share = the share farthest from an even split over all rounds; numbers are medians over rounds',
       groupLabel: 'workers',
       metrics,
