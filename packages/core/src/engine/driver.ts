@@ -104,10 +104,11 @@ export interface DriverHost<D> {
   /**
    * The driver learned that `key` was released: the next local waiter of `key` tries again.
    * With a wait list, pass the token of the caller now first in it (`next`) when the server
-   * told: then only that waiter is woken, if it is one of this engine's, and nobody else here
-   * spends an attempt that its place in the queue would refuse.
+   * told, or, for shared and permits claims, the tokens of every caller the release admits now
+   * (a list; empty when it admits nobody): then only those waiters are woken, where they are
+   * this engine's, and nobody else here spends an attempt that its place in the queue would refuse.
    */
-  released(key: string, next?: string): void;
+  released(key: string, next?: string | readonly string[]): void;
   /**
    * The driver learned that a held lock is gone (key deleted, lease revoked): its signal aborts
    * with `LockLostError`. `lock` must be one the engine gave the driver (from `held()`, or as

@@ -20,7 +20,8 @@ import type { Claim } from './driver.js';
  * the first that would not fit stops the group, so a large request is never overtaken by a later
  * small one). An `exclusive` ticket is a group of one. Whether a woken ticket is really admitted
  * is the server's decision (its wait list orders every process); the queue only bounds the
- * attempts one release causes.
+ * attempts one release causes. A server that knows whom a release admits names them instead
+ * ({@link notify} with tokens): exactly those tickets are woken, and the others stay asleep.
  *
  * Every step that reads and changes a queue is synchronous: no `await` between looking up a
  * ticket and waking, granting or removing it, so a grant can never reach two tickets.
@@ -64,13 +65,15 @@ export class KeyQueue<G = unknown> {
    * was asleep, the release is remembered for the next ticket that goes to sleep. A ticket with a
    * claim that is awake (mid-attempt) is told too: its attempt may have been answered before this
    * release, and the server's order may admit it rather than the woken ones, so its next sleep
-   * ends at once.
+   * ends at once. With `next` (the token, or tokens, of the callers the server admits after this
+   * release) only those are told, and nobody else: see {@link #notifyNext}.
    */
-  notify(key: string, next?: string): void {
+  notify(key: string, next?: string | readonly string[]): void {
     const queue = this.#queues.get(key);
     if (queue === undefined) return;
     if (next !== undefined) {
-      this.#notifyNext(queue, next);
+      if (typeof next === 'string') this.#notifyNext(queue, next);
+      else this.#notifyNamed(queue, next);
       return;
     }
     let woke = false;
@@ -118,6 +121,22 @@ export class KeyQueue<G = unknown> {
     if (ticket === undefined) return;
     if (ticket.sleeping) ticket.wake();
     else if (!ticket.granted) ticket.missed = true;
+  }
+
+  /**
+   * A release after which the server admits exactly the callers `next` (by token, in its queue
+   * order; empty: nobody): each of them that is queued here is told as by {@link #notifyNext},
+   * and nobody else. Like a single name, it is not kept as pending.
+   */
+  #notifyNamed(queue: ReadonlyArray<QueueTicket<G>>, next: readonly string[]): void {
+    if (next.length === 0) return;
+    if (next.length === 1) return this.#notifyNext(queue, next[0]!);
+    const named = new Set(next);
+    for (const t of queue) {
+      if (t.token === undefined || !named.has(t.token)) continue;
+      if (t.sleeping) t.wake();
+      else if (!t.granted) t.missed = true;
+    }
   }
 
   /** Wakes every ticket of every key (close(): they re-check state and fail). */
