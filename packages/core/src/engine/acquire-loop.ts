@@ -31,11 +31,13 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
   // With a wait list the server orders every caller, so the first attempt takes a place at once.
   let tryNow = waitList || core.queue.queued(key) === 0;
   const outage = core.outage(call.waitTimeout);
-  // With a wait list the ticket is queued before the first attempt: a release that names this
-  // caller as next in line (see `DriverHost.released`) may arrive before the attempt's answer,
-  // and must find it (mid-attempt, its next sleep then ends at once).
+  // With a wait list and a release feed the ticket is queued before the first attempt: a release
+  // message that names this caller as next in line (see `DriverHost.released`) may arrive before
+  // the attempt's answer, and must find it (mid-attempt, its next sleep then ends at once).
+  // Without a feed (the store calls `released` itself) the waiter checks once more after it
+  // queued instead, and an uncontended lock() builds no ticket at all.
   let ticket: QueueTicket<Handle<D>> | undefined;
-  if (waitList) ticket = enqueue(core, call);
+  if (waitList && core.driver.features.releaseFeed !== undefined) ticket = enqueue(core, call);
   let watching = false;
   let acquired = false;
   let placed = false;

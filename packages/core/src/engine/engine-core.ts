@@ -30,6 +30,10 @@ export class EngineCore<D> {
    */
   readonly ordersClaims: boolean;
   closed = false;
+  /** Waiting `lock()` calls of a wait-list driver (see {@link trackWait}). */
+  readonly waits = new Set<Promise<unknown>>();
+  /** Departures from the server's wait list still under way. */
+  readonly leaving = new Set<Promise<unknown>>();
 
   constructor(
     readonly driver: LockDriver<D>,
@@ -181,10 +185,31 @@ export class EngineCore<D> {
     const list = this.driver.features.waitList;
     if (list === undefined) return;
     try {
-      void Promise.resolve(list.leave(key, token)).catch(() => undefined);
+      const leaving = Promise.resolve(list.leave(key, token)).catch(() => undefined);
+      this.leaving.add(leaving);
+      void leaving.then(() => this.leaving.delete(leaving));
     } catch {
       // Best effort: the server drops the place when it expires.
     }
+  }
+
+  /**
+   * Runs a waiting `lock()` of a driver with a wait list, known to `close()` until it settled:
+   * close() lets every such waiter leave its place before the driver closes its connection (a
+   * place left behind would hold up the callers behind it until it expires).
+   */
+  trackWait<T>(wait: Promise<T>): Promise<T> {
+    if (this.driver.features.waitList === undefined) return wait;
+    this.waits.add(wait);
+    const done = () => this.waits.delete(wait);
+    wait.then(done, done);
+    return wait;
+  }
+
+  /** Settles once every tracked waiter has settled and every place it left is gone (best effort). */
+  async drainWaitList(): Promise<void> {
+    await Promise.allSettled([...this.waits]);
+    await Promise.allSettled([...this.leaving]);
   }
 
   /** Stops tracking `h` (timers, watchdog, observer). */

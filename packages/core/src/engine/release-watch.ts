@@ -25,9 +25,11 @@ export class ReleaseWatch {
    * A waiter starts observing `key`; resolves once releases of it are observed: `true` when
    * that started only now (a release just before may have gone unheard: the waiter checks once
    * more), `false` when releases of `key` were observed already (nothing can have been missed).
+   * Without a feed always `true`: the driver reports releases itself, also one that came between
+   * the waiter's attempt and its queueing, which only a second look sees.
    */
   async watch(key: string): Promise<boolean> {
-    if (this.feed === undefined) return false;
+    if (this.feed === undefined) return true;
     const n = this.#watching.get(key) ?? 0;
     this.#watching.set(key, n + 1);
     const pending = this.#subscribing.get(key);

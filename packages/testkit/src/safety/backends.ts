@@ -155,12 +155,15 @@ async function deployPostgres(): Promise<Deployment> {
   };
 }
 
+/** How long Redis keeps a silent waiter's place beyond its retry delay: `waitListPlaceMs` at the default `maxRetryDelay`. */
+const REDIS_WAIT_PLACE_MS = 3_000;
+
 const etcdOptions = (prefix: string): Record<string, unknown> => ({ prefix, callTimeout: 1_000, leaseIdleTimeout: 0 });
 
 /**
  * Redis with the read-write lock, the semaphore or the election, built like `RedisLock`. The
  * claims keep every waiter's place in the key's wait list, for the default `maxRetryDelay` (1 s)
- * plus 5 s (core's `waitListPlaceMs`); an election's candidates keep none.
+ * plus 2 s (core's `waitListPlaceMs`); an election's candidates keep none.
  */
 function redisPrimitive(id: BackendId, primitive: Primitive, exportName: string): BackendSpec {
   return {
@@ -170,7 +173,7 @@ function redisPrimitive(id: BackendId, primitive: Primitive, exportName: string)
     exportName,
     fencing: 'strict',
     minTtlMs: 1,
-    ...(primitive === 'election' ? {} : { waitPlaceMs: 6_000 }),
+    ...(primitive === 'election' ? {} : { waitPlaceMs: REDIS_WAIT_PLACE_MS }),
     prefix: uniquePrefix,
     lockOptions: (prefix) => ({ prefix }),
     deploy: () => deployRedis(1),
@@ -191,6 +194,8 @@ export const backends: readonly BackendSpec[] = [
     exportName: 'RedisLock',
     fencing: 'strict',
     minTtlMs: 1,
+    // Fair by default: its waiters keep places in the key's wait list too.
+    waitPlaceMs: REDIS_WAIT_PLACE_MS,
     prefix: uniquePrefix,
     lockOptions: (prefix) => ({ prefix }),
     deploy: () => deployRedis(1),
