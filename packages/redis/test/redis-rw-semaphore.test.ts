@@ -118,7 +118,7 @@ describe('RedisReadWriteLock and RedisSemaphore on Redis', () => {
     }
   });
 
-  it('a release sent twice (a copy re-sent after a reconnect) reports the release both times, and publishes once', async () => {
+  it('a release sent twice (a copy re-sent after a reconnect) reports the release both times, and names the waiter it admits once', async () => {
     const sem = new RedisSemaphore(options());
     const listener = admin.duplicate();
     try {
@@ -128,12 +128,17 @@ describe('RedisReadWriteLock and RedisSemaphore on Redis', () => {
       const messages: string[] = [];
       listener.on('message', (_channel: string, message: string) => messages.push(message));
       await listener.subscribe(k.channel);
-      const args = [k.holders, k.claims, claimLatchKey(k, h.token), h.token, k.channel, 'm', 4_000] as const;
-      expect(await claimScripts.release.run(admin, args)).toBe(true);
-      expect(await claimScripts.release.run(admin, args)).toBe(true);
-      expect(await claimScripts.release.run(admin, [k.holders, k.claims, claimLatchKey(k, 'c'.repeat(32)), 'c'.repeat(32), k.channel, 'm', 4_000])).toBe(false);
+      // A waiter for 2 of the 3 permits: the release admits it, and names it.
+      const waiter = 'd'.repeat(32);
+      expect(await claimScripts.acquire.run(admin, [k.holders, k.queue, k.claims, k.fence, waiter, 60_000, 'p', 2, 3, 1, 6_000, 60_000, k.channel])).toMatchObject({ outcome: 'wait' });
+      const args = [k.holders, k.queue, k.claims, claimLatchKey(k, h.token), h.token, k.channel, 'm', 4_000] as const;
+      expect(await claimScripts.release.run(admin, args)).toEqual({ outcome: 'released', admitted: [waiter] });
+      expect(await claimScripts.release.run(admin, args)).toEqual({ outcome: 'released-before' });
+      const other = 'c'.repeat(32);
+      expect(await claimScripts.release.run(admin, [k.holders, k.queue, k.claims, claimLatchKey(k, other), other, k.channel, 'm', 4_000])).toEqual({ outcome: 'not-held' });
       await sleep(50);
-      expect(messages).toEqual(['m']);
+      expect(messages).toEqual([`m ${waiter}`]);
+      expect(await claimScripts.leave.run(admin, [k.holders, k.queue, k.claims, waiter, k.channel, 'm'])).toEqual({ left: true, admitted: [] });
       expect(await sem.inspect(key)).toBeNull();
     } finally {
       listener.disconnect();

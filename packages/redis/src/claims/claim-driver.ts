@@ -34,11 +34,14 @@ interface Attached {
 /**
  * The Redis driver of read-write locks and semaphores: per key, a sorted set of holders (lease
  * ends on the server clock), a FIFO wait list and a hash of claims, all under the key's hash tag,
- * changed by one Lua script per operation. The acquire script purges expired holders and places,
- * then admits by core's `Admission` rule (writer-preferring, permits not overtaken, a single
- * attempt judged as queued last); every release, expiry and departure is published on the key's
- * channel, which waiters hear through one subscriber connection. Renewals of a watchdog tick go
- * in one pipeline (one per node on a Cluster). What it keeps per lock is the key's Redis names.
+ * changed by one Lua script per operation. The claims hash also keeps running counts of the
+ * key's holders and waiters by kind, so a script judges a claim without reading them all. The
+ * acquire script purges expired holders and places, then admits by core's `Admission` rule
+ * (writer-preferring, permits not overtaken, a single attempt judged as queued last). A release,
+ * expiry or departure names the waiters the key admits then (the head of its wait list) on the
+ * key's channel, which waiters hear through one subscriber connection: only those try again.
+ * Renewals of a watchdog tick go in one pipeline (one per node on a Cluster). What it keeps per
+ * lock is the key's Redis names.
  */
 export class RedisClaimDriver implements LockDriver<RedisClaimKeys> {
   readonly backend = 'redis';
@@ -62,7 +65,11 @@ export class RedisClaimDriver implements LockDriver<RedisClaimKeys> {
     this.#subscriber = new ReleaseSubscriber(
       () => this.client.duplicate(),
       (key, message) => {
-        if (message !== this.#instanceId) this.#attached?.host.released(key);
+        // '<instance id> <token> <token> ...': the waiters the key admits now (the id is '' after
+        // an expiry); '<instance id>' or '': re-check (a reconnect, a peer that names nobody).
+        const space = message.indexOf(' ');
+        const from = space < 0 ? message : message.slice(0, space);
+        if (from !== this.#instanceId) this.#attached?.host.released(key, space < 0 ? undefined : message.slice(space + 1).split(' '));
       },
       settings.operationTimeout,
       () => this.#connection.whenConnected(),
@@ -112,14 +119,19 @@ export class RedisClaimDriver implements LockDriver<RedisClaimKeys> {
   }
 
   /**
-   * Owner-checked release, published on the key's channel, safe to re-send (a release latch).
-   * This instance's own waiters are woken at once; its subscriber skips its own message.
+   * Owner-checked release, safe to re-send (a release latch). The script names the waiters the
+   * key admits now, on the key's channel and in its reply: this instance wakes exactly its own of
+   * them at once (its subscriber skips its own message), other instances theirs.
    */
   async release(lock: HeldLock<RedisClaimKeys>): Promise<boolean> {
     const k = lock.data;
-    const released = await this.#call(claimScripts.release, [k.holders, k.claims, claimLatchKey(k, lock.token), lock.token, k.channel, this.#instanceId, this.#latchMs]);
-    if (released) this.#open().host.released(lock.key);
-    return released;
+    const args = [k.holders, k.queue, k.claims, claimLatchKey(k, lock.token), lock.token, k.channel, this.#instanceId, this.#latchMs] as const;
+    const reply = await this.#call(claimScripts.release, args);
+    if (reply.outcome === 'not-held') return false;
+    // A re-sent copy: whom the first run admitted is unknown here, so the local waiters re-check.
+    if (reply.outcome === 'released-before') this.#open().host.released(lock.key);
+    else if (reply.admitted.length > 0) this.#open().host.released(lock.key, reply.admitted);
+    return true;
   }
 
   async renew(lock: HeldLock<RedisClaimKeys>, ttl: number): Promise<boolean> {
@@ -132,11 +144,11 @@ export class RedisClaimDriver implements LockDriver<RedisClaimKeys> {
     return renewClaims(this.client, locks, (ttl) => this.#keepFence(ttl), this.#settings.operationTimeout);
   }
 
-  /** The wait list feature: a waiting caller gave up; its place goes and the departure is published. */
+  /** The wait list feature: a waiting caller gave up; its place goes, and the waiters that admits are told. */
   async leave(key: string, token: string): Promise<void> {
     const k = this.keysFor(key);
-    const left = await this.#call(claimScripts.leave, [k.queue, k.claims, token, k.channel, this.#instanceId]);
-    if (left) this.#attached?.host.released(key);
+    const reply = await this.#call(claimScripts.leave, [k.holders, k.queue, k.claims, token, k.channel, this.#instanceId]);
+    if (reply.left && reply.admitted.length > 0) this.#attached?.host.released(key, reply.admitted);
   }
 
   /** Every live holder of `key` with its claim, and how many callers wait. */
@@ -201,9 +213,9 @@ export class RedisClaimDriver implements LockDriver<RedisClaimKeys> {
   /**
    * An acquire that failed with a timeout or a dropped connection may still run and admit a
    * token nobody holds: a release sent right behind it on the same connection undoes that
-   * (best effort; published with an empty message, so this instance's waiters hear it too).
+   * (best effort; published with an empty id, so this instance's waiters hear it too).
    */
   #releaseLater(keys: RedisClaimKeys, token: string): void {
-    claimScripts.release.run(this.client, [keys.holders, keys.claims, claimLatchKey(keys, token), token, keys.channel, '', this.#latchMs]).catch(() => undefined);
+    claimScripts.release.run(this.client, [keys.holders, keys.queue, keys.claims, claimLatchKey(keys, token), token, keys.channel, '', this.#latchMs]).catch(() => undefined);
   }
 }

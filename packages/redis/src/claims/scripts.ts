@@ -1,6 +1,7 @@
 import acquireLua from '../lua/claim-acquire.lua?raw';
 import inspectLua from '../lua/claim-inspect.lua?raw';
 import leaveLua from '../lua/claim-leave.lua?raw';
+import libLua from '../lua/claim-lib.lua?raw';
 import releaseLua from '../lua/claim-release.lua?raw';
 import renewLua from '../lua/claim-renew.lua?raw';
 import { EXCLUSIVE, SHARED, type Claim, type ClaimHolder } from '@dlock/core';
@@ -32,6 +33,19 @@ export type ClaimAcquireReply =
   | { readonly outcome: 'wait'; readonly retryAfter: number }
   | { readonly outcome: 'limit'; readonly currentLimit: number };
 
+/**
+ * What `claim-release.lua` answered: `released` with the tokens of the waiters the key admits
+ * now (named on the key's channel too); `released-before` when a run of the same release did it
+ * (a copy re-sent after a reconnect: whom it admitted is not known any more); `not-held`.
+ */
+export type ClaimReleaseReply =
+  | { readonly outcome: 'released'; readonly admitted: readonly string[] }
+  | { readonly outcome: 'released-before' }
+  | { readonly outcome: 'not-held' };
+
+/** What `claim-leave.lua` answered: the place was there and is gone (with the waiters the key admits now), or there was none. */
+export type ClaimLeaveReply = { readonly left: true; readonly admitted: readonly string[] } | { readonly left: false };
+
 /** `claim-inspect.lua`: callers waiting, and each live holder's full token with its claim. */
 export interface ClaimInspectReply {
   readonly waiting: number;
@@ -53,11 +67,20 @@ export function parseStoredClaim(stored: string): { claim: Claim; fence: bigint 
   return { claim, fence: BigInt(fence!) };
 }
 
-/** The typed scripts of Redis read-write locks and semaphores (sources in `src/lua/claim-*.lua`). */
+/** `{n, token, token, ...}`: the outcome `n` and the tokens behind it. */
+function outcomeAndTokens(reply: unknown): { outcome: number; tokens: string[] } {
+  if (!Array.isArray(reply) || reply.length === 0) throw new Error('expected an array of 1 or more elements');
+  return { outcome: integer(reply[0], 'outcome'), tokens: reply.slice(1).map((t: unknown) => text(t, 'token')) };
+}
+
+/**
+ * The typed scripts of Redis read-write locks and semaphores (sources in `src/lua/claim-*.lua`;
+ * acquire, release and leave run after `claim-lib.lua`, the counts and wait-list code they share).
+ */
 export const claimScripts = Object.freeze({
   acquire: defineScript<ClaimAcquireArgs, ClaimAcquireReply>({
     name: 'claim-acquire',
-    source: acquireLua,
+    source: `${libLua}\n${acquireLua}`,
     keys: 4,
     parse: (reply) => {
       const [outcome, value] = tuple(reply, 2);
@@ -68,11 +91,20 @@ export const claimScripts = Object.freeze({
       throw new Error(`outcome: expected 0, 1 or 2, got ${n}`);
     },
   }),
-  release: defineScript<readonly [holders: string, claims: string, latch: string, token: string, channel: string, message: string, latchMs: number], boolean>({
+  release: defineScript<
+    readonly [holders: string, queue: string, claims: string, latch: string, token: string, channel: string, message: string, latchMs: number],
+    ClaimReleaseReply
+  >({
     name: 'claim-release',
-    source: releaseLua,
-    keys: 3,
-    parse: (reply) => flag(reply),
+    source: `${libLua}\n${releaseLua}`,
+    keys: 4,
+    parse: (reply) => {
+      const { outcome, tokens } = outcomeAndTokens(reply);
+      if (outcome === 1) return { outcome: 'released', admitted: tokens };
+      if (outcome === 2 && tokens.length === 0) return { outcome: 'released-before' };
+      if (outcome === 0 && tokens.length === 0) return { outcome: 'not-held' };
+      throw new Error(`expected {1, tokens...}, {2} or {0}, got outcome ${outcome} with ${tokens.length} tokens`);
+    },
   }),
   renew: defineScript<readonly [holders: string, queue: string, claims: string, fence: string, token: string, ttl: number, keepFence: number], boolean>({
     name: 'claim-renew',
@@ -80,11 +112,16 @@ export const claimScripts = Object.freeze({
     keys: 4,
     parse: (reply) => flag(reply),
   }),
-  leave: defineScript<readonly [queue: string, claims: string, token: string, channel: string, message: string], boolean>({
+  leave: defineScript<readonly [holders: string, queue: string, claims: string, token: string, channel: string, message: string], ClaimLeaveReply>({
     name: 'claim-leave',
-    source: leaveLua,
-    keys: 2,
-    parse: (reply) => flag(reply),
+    source: `${libLua}\n${leaveLua}`,
+    keys: 3,
+    parse: (reply) => {
+      const { outcome, tokens } = outcomeAndTokens(reply);
+      if (outcome === 1) return { left: true, admitted: tokens };
+      if (outcome === 0 && tokens.length === 0) return { left: false };
+      throw new Error(`expected {1, tokens...} or {0}, got outcome ${outcome} with ${tokens.length} tokens`);
+    },
   }),
   inspect: defineScript<readonly [holders: string, queue: string, claims: string], ClaimInspectReply>({
     name: 'claim-inspect',
