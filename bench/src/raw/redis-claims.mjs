@@ -27,15 +27,17 @@ const LATCH_MS = 4_000;
 export async function rawRedisSemaphore({ env, limit = 4 }) {
   const { redisClaimKeys } = await import('@dlock/redis');
   const client = new Redis(env.redisUrl).on('error', () => undefined);
-  client.defineCommand('claimAcquire', { numberOfKeys: 4, lua: lua('claim-acquire.lua') });
-  client.defineCommand('claimRelease', { numberOfKeys: 3, lua: lua('claim-release.lua') });
+  // The scripts run after claim-lib.lua (their shared counts and wait-list code), as @dlock/redis loads them.
+  client.defineCommand('claimAcquire', { numberOfKeys: 4, lua: `${lua('claim-lib.lua')}\n${lua('claim-acquire.lua')}` });
+  client.defineCommand('claimRelease', { numberOfKeys: 4, lua: `${lua('claim-lib.lua')}\n${lua('claim-release.lua')}` });
   const subscriber = new Redis(env.redisUrl).on('error', () => undefined);
   const instance = randomBytes(8).toString('hex');
   const places = new PlaceQueue();
   const keysByChannel = new Map();
   const subscribed = new Map(); // channel -> Promise
   subscriber.on('message', (channel, message) => {
-    if (message !== instance) places.wake(keysByChannel.get(channel));
+    // '<instance id> <tokens the release admits>': this instance's own releases woke it already.
+    if (message.split(' ')[0] !== instance) places.wake(keysByChannel.get(channel));
   });
   /** Resolves true once a new subscription is confirmed, false when the channel was subscribed already. */
   const subscribe = async (key, channel) => {
@@ -71,7 +73,7 @@ export async function rawRedisSemaphore({ env, limit = 4 }) {
       }
       return async () => {
         const latch = `${k.channel}:${token}`;
-        const released = await client.claimRelease(k.holders, k.claims, latch, token, k.channel, instance, LATCH_MS);
+        const [released] = await client.claimRelease(k.holders, k.queue, k.claims, latch, token, k.channel, instance, LATCH_MS);
         if (released === 1) places.wake(key);
       };
     },
