@@ -42,10 +42,10 @@ end
 
 local purged = prepare()
 -- The caller's rank in the wait list; nil for a newcomer or a single attempt (judged as queued last).
-local rank = redis.call('ZRANK', queue, token)
-if rank == false then rank = nil end
 local heldBy = c.hx + c.hs + c.hp
 local waiting = c.wx + c.ws + c.wp
+local rank
+if waiting > 0 then rank = redis.call('ZRANK', queue, token) or nil end
 
 local function answer()
   if kind == 'p' and c.hp + c.wp > 0 and c.lim ~= limit then return {2, string.format('%d', c.lim)} end
