@@ -78,6 +78,15 @@ describe('fair: the wait list on the server', () => {
     expect(await lock.tryLock(key)).toBeNull();
     const { waiters } = redisWaitListKeys(redisLockKeys('dlock', key));
     expect(await admin.zrange(waiters, '0', '-1')).toEqual(['f'.repeat(32)]);
+    // A caller that waits behind it is told to come back within a second, not when the first
+    // one's 20 s place would end (places must not stack up behind a waiter that never comes).
+    const keys = redisLockKeys('dlock', key);
+    const { places } = redisWaitListKeys(keys);
+    const reply = (await redisLockScripts.fairAcquire.run(admin, [keys.lock, keys.fence, waiters, places, 'a'.repeat(32), 30_000, 3_630_000, 1, 3_000])) as [number, number];
+    expect(reply[0]).toBe(0);
+    expect(reply[1]).toBeLessThanOrEqual(1_000);
+    // Its place: that second plus the 3 s asked for, from now (the first one's ends within 3 s).
+    expect(Number(await admin.zscore(places, 'a'.repeat(32))) - Number(await admin.zscore(places, 'f'.repeat(32)))).toBeLessThanOrEqual(1_100);
   });
 
   it('a waiter that stopped coming back loses its place when it ends, and the next one gets the key then', async () => {

@@ -14,7 +14,10 @@
 -- Returns  {1, fence} when acquired (the caller's own token, a request re-sent after a reconnect,
 --          gets the fence it was given again, lease untouched);
 --          {0, retryAfter} otherwise: ms until the holder's lease ends, or, when the lock is free
---          but another caller is first in line, until that caller's place would end (-1: unknown).
+--          but another caller is first in line, until that caller's place would end, at most
+--          1000 (-1: unknown). The cap keeps places from stacking up: a place lasts the retry
+--          delay plus ARGV[5], so waiters told to wait for a dead first waiter's place would
+--          otherwise each outlast the one before them by ARGV[5].
 local lock, fenceKey, queue, places = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local token = ARGV[1]
 local now
@@ -61,7 +64,7 @@ local pttl = redis.call('PTTL', lock)
 local retryAfter = pttl
 if pttl == -2 and head then
   -- Free, but someone else is first: it is about to come (or its place ends).
-  retryAfter = math.max(0, tonumber(redis.call('ZSCORE', places, head)) - clock())
+  retryAfter = math.min(1000, math.max(0, tonumber(redis.call('ZSCORE', places, head)) - clock()))
 end
 if ARGV[4] == '1' then
   local ends = clock() + math.max(retryAfter, 0) + tonumber(ARGV[5])

@@ -85,7 +85,9 @@ const holderPaused: Scenario = {
   async drive({ backend, pool, plan, sizing, resource }) {
     // Past the TTL, and past the places the paused process's waiters keep in a server-side wait
     // list: until those expire, FIFO lets nobody behind them take over.
-    const pauseMs = Math.max(plan.ttl * 2 + 500, plan.ttl + (backend.waitPlaceMs ?? 0) + 1_000);
+    // A line on the server moves on once the paused process's waiters lose their places, and the
+    // next waiter asks again (within a second): the pause outlasts both with room to spare.
+    const pauseMs = Math.max(plan.ttl * 2 + 500, plan.ttl + (backend.waitPlaceMs ?? 0) + 2_500);
     const events: Array<{ acquisition: Acquisition; pausedAt: number; resumedAt: number }> = [];
     let armed = false;
     pool.beforeAck = async (step) => {
@@ -162,11 +164,11 @@ const holderKilled: Scenario = {
     for (let i = 0; i < faults; i++) {
       armed = true;
       await waitUntil(() => kills.length > i, 10_000);
-      await pool.runFor(plan.ttl + sizing.settleMs);
+      await pool.runFor(plan.ttl + (backend.waitPlaceMs ?? 0) + sizing.settleMs);
     }
     pool.beforeAck = undefined;
     // The killed process's waiters keep their places in a server-side line that long (fair Redis).
-    const slack = 2_500 + (backend.waitPlaceMs ?? 0);
+    const slack = 2_500 + (backend.waitPlaceMs ?? 0) + 1_000;
 
     return () => {
       if (kills.length < faults) return [failure(`only ${kills.length} of ${faults} holders could be killed`)];
