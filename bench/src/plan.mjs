@@ -72,6 +72,7 @@ export function plan(p) {
           rows: [
             rowOf({ id: 'raw-redis-pubsub' }, true),
             rowOf({ id: 'dlock-redis' }),
+            rowOf({ id: 'dlock-redis', variant: 'unfair' }),
             rowOf({ id: 'dlock-redis', variant: 'coalesce' }),
             rowOf({ id: 'dlock-redis', variant: 'handover' }),
             ...redisPeers(p, true),
