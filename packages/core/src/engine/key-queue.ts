@@ -66,7 +66,7 @@ export class KeyQueue<G = unknown> {
    * claim that is awake (mid-attempt) is told too: its attempt may have been answered before this
    * release, and the server's order may admit it rather than the woken ones, so its next sleep
    * ends at once. With `next` (the token, or tokens, of the callers the server admits after this
-   * release) only those are told, and nobody else: see {@link #notifyNext}.
+   * release) only those are told (woken, or, mid-attempt, their next sleep ends at once), and nobody else.
    */
   notify(key: string, next?: string | readonly string[]): void {
     const queue = this.#queues.get(key);
