@@ -8,12 +8,15 @@ import type {
   LockDriver,
   LockInfo,
 } from '@dlock/core';
-import { resolveConnection, runQuery, type ListenSource, type PostgresSource, type ResolvedConnection } from './connection.js';
+import { CleanupSchedule } from './cleanup-schedule.js';
+import type { ListenSource, PostgresSource } from './connection.js';
+import { DriverConnections } from './driver-connections.js';
 import { isNotMigrated, isServerError, isTransientPostgresError, PostgresNotMigratedError } from './errors.js';
 import { storedKey, type LockNames } from './names.js';
-import { ReleaseListener } from './release-listener.js';
-import { CLEANUP_BATCH, lockStatements, migrationSqlFor, type LockStatements } from './sql.js';
-import type { PgQueryResult } from './types.js';
+import { PerKeyOrder } from './per-key-order.js';
+import { lockStatements, migrationSqlFor, type LockStatements } from './sql.js';
+import { StatementRunner } from './statement-runner.js';
+import type { PgQueryable, PgQueryResult } from './types.js';
 
 /** What the driver keeps per held lock: the key as the table stores it. */
 export interface PostgresLockData {
@@ -28,16 +31,6 @@ export interface PostgresDriverSettings {
   readonly listen: ListenSource | false | undefined;
 }
 
-/** How often an instance deletes old rows, at most (ms); sooner after a full batch. */
-const CLEANUP_INTERVAL_MS = 30_000;
-const CLEANUP_AGAIN_MS = 1_000;
-
-interface Attached {
-  readonly host: DriverHost<PostgresLockData>;
-  readonly connection: ResolvedConnection;
-  readonly listener: ReleaseListener | undefined;
-}
-
 /**
  * PostgreSQL as a lock driver: a lease table on the server's clock, one statement per operation
  * (acquire, owner-checked release with NOTIFY, renew, all renewals of a watchdog tick, hand-over,
@@ -50,50 +43,40 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
   readonly backend = 'postgres';
   readonly capabilities: LockCapabilities = Object.freeze({ ttlGranularityMs: 1, minTtlMs: 1, fencing: 'strict' });
   readonly features: DriverFeatures<PostgresLockData>;
-  readonly #source: PostgresSource;
   readonly #settings: PostgresDriverSettings;
   readonly #sql: LockStatements;
-  #attached: Attached | undefined;
-  /** The last acquire in flight per key (see {@link acquire}). */
-  readonly #acquiring = new Map<string, Promise<void>>();
-  #nextCleanup = 0;
-  #cleaning = false;
-  #closed = false;
+  readonly #connections: DriverConnections<PostgresLockData>;
+  readonly #statements: StatementRunner;
+  readonly #acquiring = new PerKeyOrder();
+  /**
+   * Rows of ended leases are reused by the next acquire of their key; rows of keys nobody takes
+   * again are deleted by this schedule, a minute after their lease ended.
+   */
+  readonly #cleanup: CleanupSchedule;
 
   constructor(source: PostgresSource, settings: PostgresDriverSettings) {
-    this.#source = source;
     this.#settings = settings;
     this.#sql = lockStatements(settings.names);
+    this.#connections = new DriverConnections('PostgresDriver', source, { ...settings, channel: settings.names.channel });
+    // A missing table, sequence or schema becomes PostgresNotMigratedError.
+    const notMigrated = (error: unknown) => (isNotMigrated(error) ? new PostgresNotMigratedError(settings.names.table, { cause: error }) : undefined);
+    this.#statements = new StatementRunner(() => this.queryable, settings.operationTimeout, notMigrated);
+    this.#cleanup = new CleanupSchedule(() => this.#run(this.#sql.cleanup, []).then((result) => result.rowCount ?? 0));
     const transfer = (lock: HeldLock<PostgresLockData>, token: string, ttl: number) => this.transfer(lock, token, ttl);
+    const releaseFeed = this.#connections.releaseFeed();
     this.features = Object.freeze(
-      settings.listen === false
-        ? { claims: ['exclusive'] as const, transfer }
-        : {
-            claims: ['exclusive'] as const,
-            transfer,
-            releaseFeed: Object.freeze({ watch: (key: string) => this.#listener().watch(key), unwatch: (key: string) => this.#listener().unwatch(key) }),
-          },
+      releaseFeed === undefined ? { claims: ['exclusive'] as const, transfer } : { claims: ['exclusive'] as const, transfer, releaseFeed },
     );
   }
 
   /** Adopts the caller's pool or client, or creates the pool for a connection string. */
   attach(host: DriverHost<PostgresLockData>): void {
-    if (this.#attached !== undefined) throw new Error('a PostgresDriver serves one engine');
-    const { operationTimeout, listen, names } = this.#settings;
-    const connection = resolveConnection(this.#source, operationTimeout);
-    const listener =
-      listen === false
-        ? undefined
-        : new ReleaseListener(listen ?? connection.listen, names.channel, operationTimeout, {
-            released: (key) => host.released(key),
-            maxRetryDelay: () => host.maxRetryDelay,
-          });
-    this.#attached = { host, connection, listener };
+    this.#connections.attach(host);
   }
 
   /** The statements' pool or client (yours, or the pool created from your connection string). */
-  get queryable(): ResolvedConnection['queryable'] {
-    return this.#open().connection.queryable;
+  get queryable(): PgQueryable {
+    return this.#connections.queryable;
   }
 
   /**
@@ -102,18 +85,7 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
    * is answered, so this keeps the instance's waiters in arrival order.
    */
   acquire(request: AcquireRequest): Promise<AcquireResult<PostgresLockData>> {
-    const { key } = request;
-    const previous = this.#acquiring.get(key);
-    const result = previous === undefined ? this.#acquire(request) : previous.then(() => this.#acquire(request));
-    const settled = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#acquiring.set(key, settled);
-    void settled.then(() => {
-      if (this.#acquiring.get(key) === settled) this.#acquiring.delete(key);
-    });
-    return result;
+    return this.#acquiring.run(request.key, () => this.#acquire(request));
   }
 
   async #acquire({ key, token, ttl }: AcquireRequest): Promise<AcquireResult<PostgresLockData>> {
@@ -127,19 +99,18 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
       if (!isServerError(error) && !(error instanceof PostgresNotMigratedError)) this.#releaseQuietly(stored, token);
       throw error;
     }
-    this.#maybeCleanUp();
+    this.#cleanup.maybeRun();
     const row = result.rows[0] as { fence: string | null; ttl: number | null } | undefined;
     if (row?.fence != null) return { acquired: true, fencingToken: BigInt(row.fence), data: { stored } };
     const left = row?.ttl == null ? -1 : Math.max(0, Math.ceil(row.ttl));
-    return { acquired: false, retryAfter: this.#capWhileDeaf(left) };
+    return { acquired: false, retryAfter: this.#connections.capWhileDeaf(left) };
   }
 
   /** Owner-checked: ends the lease and notifies the channel in one statement. */
   async release(lock: HeldLock<PostgresLockData>): Promise<boolean> {
     const result = await this.#run(this.#sql.release, [lock.data.stored, lock.token, this.#settings.names.channel]);
     const released = result.rows.length === 1;
-    // A listening instance hears its own notification; otherwise wake the local waiter here.
-    if (released && this.#open().listener?.live !== true) this.#open().host.released(lock.key);
+    if (released) this.#connections.wakeLocally(lock.key);
     return released;
   }
 
@@ -185,67 +156,20 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
 
   /** Creates the table and its sequence if missing (one implicit transaction). */
   async migrate(): Promise<void> {
-    await runQuery(this.queryable, { text: migrationSqlFor(this.#settings.names) }, Math.max(this.#settings.operationTimeout, 10_000));
+    await this.#statements.migrate(migrationSqlFor(this.#settings.names));
   }
 
   /** Stops listening; ends a pool the driver created (yours stays open). */
   async close(): Promise<void> {
-    this.#closed = true;
-    const attached = this.#attached;
-    if (attached === undefined) return;
-    await attached.listener?.close();
-    await attached.connection.close().catch(() => undefined);
+    this.#cleanup.stop();
+    await this.#connections.close();
   }
 
-  #open(): Attached {
-    if (this.#attached === undefined) throw new Error('PostgresDriver used before an engine attached it');
-    return this.#attached;
-  }
-
-  #listener(): ReleaseListener {
-    const listener = this.#open().listener;
-    if (listener === undefined) throw new Error('this PostgresDriver has no release feed');
-    return listener;
-  }
-
-  /** Runs one statement; a missing table, sequence or schema becomes {@link PostgresNotMigratedError}. */
-  async #run(text: string, values: unknown[]): Promise<PgQueryResult> {
-    try {
-      return await runQuery(this.queryable, { text, values }, this.#settings.operationTimeout);
-    } catch (error) {
-      if (isNotMigrated(error)) throw new PostgresNotMigratedError(this.#settings.names.table, { cause: error });
-      throw error;
-    }
-  }
-
-  /** While notifications may be missed (the LISTEN connection is reconnecting), poll at most every maxRetryDelay. */
-  #capWhileDeaf(retryAfter: number): number {
-    const { listener, host } = this.#open();
-    if (listener === undefined || listener.live || retryAfter < 0) return retryAfter;
-    return Math.min(retryAfter, host.maxRetryDelay);
+  #run(text: string, values: unknown[]): Promise<PgQueryResult> {
+    return this.#statements.run(text, values);
   }
 
   #releaseQuietly(stored: string, token: string): void {
     this.#run(this.#sql.release, [stored, token, this.#settings.names.channel]).catch(() => undefined);
-  }
-
-  /**
-   * Rows of ended leases are reused by the next acquire of their key; rows of keys nobody takes
-   * again are deleted here, a minute after their lease ended, at most one statement per
-   * instance every 30 s (sooner while there is a backlog). No separate job is needed.
-   */
-  #maybeCleanUp(): void {
-    const now = performance.now();
-    if (this.#cleaning || this.#closed || now < this.#nextCleanup) return;
-    this.#cleaning = true;
-    this.#nextCleanup = now + CLEANUP_INTERVAL_MS;
-    this.#run(this.#sql.cleanup, [])
-      .then((result) => {
-        if ((result.rowCount ?? 0) >= CLEANUP_BATCH) this.#nextCleanup = performance.now() + CLEANUP_AGAIN_MS;
-      })
-      .catch(() => undefined)
-      .finally(() => {
-        this.#cleaning = false;
-      });
   }
 }

@@ -3,12 +3,11 @@ import {
   LockEngine,
   lockEngineOptionNames,
   rejectUnknownOptions,
-  validateTtl,
   type HandOverOptions,
   type KnownOptions,
   type LockEngineOptions,
 } from '@dlock/core';
-import { validateListen, validateSource } from './connection.js';
+import { resolveConnectionOptions } from './connection-options.js';
 import { PostgresDriver, type PostgresDriverSettings, type PostgresLockData } from './postgres-driver.js';
 import { lockNames, validateIdentifier, validateTable } from './names.js';
 import { migrationSqlFor, namesForMigration, type MigrationTarget } from './sql.js';
@@ -109,18 +108,12 @@ export class PostgresLock extends LockEngine<PostgresLockData> {
    */
   constructor(client: PgPoolLike | PgClientLike | string, options: PostgresLockOptions = {}) {
     rejectUnknownOptions(options, [...lockEngineOptionNames, 'maxLocalHandOvers', ...known.names], known.what);
-    const source = validateSource(client);
-    const o = options ?? {};
-    const table = validateTable(o.table ?? defaultPostgresLockOptions.table);
-    const schema = o.schema === undefined ? undefined : validateIdentifier('schema', o.schema);
-    const channel = o.channel === undefined ? table : validateIdentifier('channel', o.channel);
-    const operationTimeout =
-      o.operationTimeout === undefined ? defaultPostgresLockOptions.operationTimeout : validateTtl(o.operationTimeout, 'operationTimeout');
-    const settings: PostgresDriverSettings = {
-      names: lockNames(table, schema, channel),
-      operationTimeout,
-      listen: validateListen(o.listen),
-    };
+    const { source, table, schema, channel, operationTimeout, listen } = resolveConnectionOptions(client, options, {
+      defaults: defaultPostgresLockOptions,
+      validateTable,
+      defaultChannel: (name) => name,
+    });
+    const settings: PostgresDriverSettings = { names: lockNames(table, schema, channel), operationTimeout, listen };
     // The engine validates its own options, then attaches the driver, which only then connects.
     const driver = new PostgresDriver(source, settings);
     super(driver, options, known);

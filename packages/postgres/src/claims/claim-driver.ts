@@ -13,30 +13,19 @@ import {
   type LockDriver,
   type LockInfo,
 } from '@dlock/core';
-import { resolveConnection, runQuery, type ResolvedConnection } from '../connection.js';
+import { CleanupSchedule } from '../cleanup-schedule.js';
+import { DriverConnections } from '../driver-connections.js';
 import { isMissingFunction, isNotMigrated, isServerError, isTransientPostgresError, PostgresNotMigratedError } from '../errors.js';
 import { storedKey } from '../names.js';
-import { ReleaseListener } from '../release-listener.js';
-import type { PgQueryResult } from '../types.js';
+import { PerKeyOrder } from '../per-key-order.js';
+import { StatementRunner } from '../statement-runner.js';
+import type { PgQueryable, PgQueryResult } from '../types.js';
 import type { PostgresClaimSettings } from './claim-options.js';
-import { CLEANUP_BATCH } from '../sql.js';
 import { claimMigrationSqlFor, claimStatements, type ClaimStatements } from './claim-sql.js';
 
 /** What the driver keeps per held claim: the key as the table stores it. */
 export interface PostgresClaimData {
   readonly stored: string;
-}
-
-/** How often an instance deletes old rows, at most (ms); sooner after a full batch. */
-const CLEANUP_INTERVAL_MS = 30_000;
-const CLEANUP_AGAIN_MS = 1_000;
-
-interface Attached {
-  readonly host: DriverHost<PostgresClaimData>;
-  readonly connection: ResolvedConnection;
-  readonly listener: ReleaseListener | undefined;
-  /** How long a waiter's place outlives an answer's retry delay, in ms. */
-  readonly placeMs: number;
 }
 
 interface InspectRow {
@@ -67,70 +56,52 @@ export class PostgresClaimDriver implements LockDriver<PostgresClaimData> {
   readonly features: DriverFeatures<PostgresClaimData>;
   readonly #settings: PostgresClaimSettings;
   readonly #sql: ClaimStatements;
-  #attached: Attached | undefined;
-  /** The last acquire in flight per key: an instance's attempts on a key reach the server in order. */
-  readonly #acquiring = new Map<string, Promise<void>>();
-  #nextCleanup = 0;
-  #cleaning = false;
-  #closed = false;
+  readonly #connections: DriverConnections<PostgresClaimData>;
+  readonly #statements: StatementRunner;
+  /** An instance's attempts on a key reach the server in order. */
+  readonly #acquiring = new PerKeyOrder();
+  /** Rows of ended leases and places, and rows of idle keys, deleted by an instance at most every 30 s. */
+  readonly #cleanup: CleanupSchedule;
 
   /** @param claims `['exclusive', 'shared']` (a read-write lock) or `['permits']` (a semaphore). */
   constructor(settings: PostgresClaimSettings, claims: readonly ClaimKind[]) {
     this.#settings = settings;
     this.#sql = claimStatements(settings.names);
+    this.#connections = new DriverConnections('PostgresClaimDriver', settings.source, { ...settings, channel: settings.names.channel });
+    // A missing table, function, sequence or schema becomes PostgresNotMigratedError.
+    const notMigrated = (error: unknown) =>
+      isNotMigrated(error) || isMissingFunction(error)
+        ? new PostgresNotMigratedError(settings.names.claims, { cause: error, sql: 'claimsMigrationSql()' })
+        : undefined;
+    this.#statements = new StatementRunner(() => this.queryable, settings.operationTimeout, notMigrated);
+    this.#cleanup = new CleanupSchedule(() => this.#run(this.#sql.cleanup, []).then((result) => Number(result.rows[0]?.['n'] ?? 0)));
     const common = {
       claims: Object.freeze([...claims]),
       waitList: Object.freeze({ leave: (key: string, token: string) => this.leave(key, token) }),
       inspectHolders: (key: string) => this.inspectHolders(key),
     };
-    this.features = Object.freeze(
-      settings.listen === false
-        ? common
-        : {
-            ...common,
-            releaseFeed: Object.freeze({ watch: (key: string) => this.#listener().watch(key), unwatch: (key: string) => this.#listener().unwatch(key) }),
-          },
-    );
+    const releaseFeed = this.#connections.releaseFeed();
+    this.features = Object.freeze(releaseFeed === undefined ? common : { ...common, releaseFeed });
   }
 
   /** Adopts the caller's pool or client, or creates the pool for a connection string. */
   attach(host: DriverHost<PostgresClaimData>): void {
-    if (this.#attached !== undefined) throw new Error('a PostgresClaimDriver serves one engine');
-    const { operationTimeout, listen, names, source } = this.#settings;
-    const connection = resolveConnection(source, operationTimeout);
-    const listener =
-      listen === false
-        ? undefined
-        : new ReleaseListener(listen ?? connection.listen, names.channel, operationTimeout, {
-            released: (key) => host.released(key),
-            maxRetryDelay: () => host.maxRetryDelay,
-          });
-    this.#attached = { host, connection, listener, placeMs: waitListPlaceMs(host.maxRetryDelay) };
+    this.#connections.attach(host);
   }
 
   /** The statements' pool or client. */
-  get queryable(): ResolvedConnection['queryable'] {
-    return this.#open().connection.queryable;
+  get queryable(): PgQueryable {
+    return this.#connections.queryable;
   }
 
   acquire(request: AcquireRequest): Promise<AcquireResult<PostgresClaimData>> {
-    const { key } = request;
-    const previous = this.#acquiring.get(key);
-    const result = previous === undefined ? this.#acquire(request) : previous.then(() => this.#acquire(request));
-    const settled = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#acquiring.set(key, settled);
-    void settled.then(() => {
-      if (this.#acquiring.get(key) === settled) this.#acquiring.delete(key);
-    });
-    return result;
+    return this.#acquiring.run(request.key, () => this.#acquire(request));
   }
 
   async #acquire({ key, token, ttl, claim, waiting }: AcquireRequest): Promise<AcquireResult<PostgresClaimData>> {
     const stored = storedKey(key);
-    const { placeMs } = this.#open();
+    // How long a waiter's place outlives an answer's retry delay, in ms.
+    const placeMs = waitListPlaceMs(this.#connections.host.maxRetryDelay);
     const [permits, limit] = claim.kind === 'permits' ? [claim.permits, claim.limit] : [0, 0];
     let result: PgQueryResult;
     try {
@@ -141,18 +112,18 @@ export class PostgresClaimDriver implements LockDriver<PostgresClaimData> {
       if (!isServerError(error) && !(error instanceof PostgresNotMigratedError)) this.#forget(stored, token);
       throw error;
     }
-    this.#maybeCleanUp();
+    this.#cleanup.maybeRun();
     const row = result.rows[0] as { outcome: number; value: string };
     if (row.outcome === 1) return { acquired: true, fencingToken: BigInt(row.value), data: { stored } };
     if (row.outcome === 2) throw new SemaphoreLimitMismatchError(key, limit, Number(row.value), { backend: this.backend });
-    return { acquired: false, retryAfter: this.#capWhileDeaf(Number(row.value)) };
+    return { acquired: false, retryAfter: this.#connections.capWhileDeaf(Number(row.value)) };
   }
 
   /** Owner-checked: deletes the holder's row and notifies the channel in one statement. */
   async release(lock: HeldLock<PostgresClaimData>): Promise<boolean> {
     const result = await this.#run(this.#sql.release, [lock.data.stored, lock.token, this.#settings.names.channel]);
     const row = result.rows[0] as { live: boolean } | undefined;
-    if (row !== undefined) this.#wakeLocally(lock.key);
+    if (row !== undefined) this.#connections.wakeLocally(lock.key);
     return row?.live === true;
   }
 
@@ -172,7 +143,7 @@ export class PostgresClaimDriver implements LockDriver<PostgresClaimData> {
   /** The wait list feature: a waiting caller gave up; its place goes, and that is notified. */
   async leave(key: string, token: string): Promise<void> {
     const result = await this.#run(this.#sql.leave, [storedKey(key), token, this.#settings.names.channel]);
-    if (result.rows.length > 0) this.#wakeLocally(key);
+    if (result.rows.length > 0) this.#connections.wakeLocally(key);
   }
 
   /** Every live holder of `key` with its claim (lowest fence first), and how many callers wait. */
@@ -208,72 +179,20 @@ export class PostgresClaimDriver implements LockDriver<PostgresClaimData> {
   /** Creates the claims tables, the admission function and the fence sequence if missing (one implicit transaction). */
   async migrate(): Promise<void> {
     const { table, schema, names } = this.#settings;
-    const text = claimMigrationSqlFor(names, schema === undefined ? table : `${schema}.${table}`);
-    await runQuery(this.queryable, { text }, Math.max(this.#settings.operationTimeout, 10_000));
+    await this.#statements.migrate(claimMigrationSqlFor(names, schema === undefined ? table : `${schema}.${table}`));
   }
 
   /** Stops listening; ends a pool the driver created (yours stays open). */
   async close(): Promise<void> {
-    this.#closed = true;
-    const attached = this.#attached;
-    if (attached === undefined) return;
-    await attached.listener?.close();
-    await attached.connection.close().catch(() => undefined);
+    this.#cleanup.stop();
+    await this.#connections.close();
   }
 
-  #open(): Attached {
-    if (this.#attached === undefined) throw new Error('PostgresClaimDriver used before an engine attached it');
-    return this.#attached;
-  }
-
-  #listener(): ReleaseListener {
-    const listener = this.#open().listener;
-    if (listener === undefined) throw new Error('this PostgresClaimDriver has no release feed');
-    return listener;
-  }
-
-  /** A listening instance hears its own notification; otherwise its waiters of `key` are woken here. */
-  #wakeLocally(key: string): void {
-    const { listener, host } = this.#open();
-    if (listener?.live !== true) host.released(key);
-  }
-
-  /** Runs one statement; a missing table, function, sequence or schema becomes {@link PostgresNotMigratedError}. */
-  async #run(text: string, values: unknown[]): Promise<PgQueryResult> {
-    try {
-      return await runQuery(this.queryable, { text, values }, this.#settings.operationTimeout);
-    } catch (error) {
-      if (isNotMigrated(error) || isMissingFunction(error)) {
-        throw new PostgresNotMigratedError(this.#settings.names.claims, { cause: error, sql: 'claimsMigrationSql()' });
-      }
-      throw error;
-    }
-  }
-
-  /** While notifications may be missed (the LISTEN connection is reconnecting), poll at most every maxRetryDelay. */
-  #capWhileDeaf(retryAfter: number): number {
-    const { listener, host } = this.#open();
-    if (listener === undefined || listener.live || retryAfter < 0) return retryAfter;
-    return Math.min(retryAfter, host.maxRetryDelay);
+  #run(text: string, values: unknown[]): Promise<PgQueryResult> {
+    return this.#statements.run(text, values);
   }
 
   #forget(stored: string, token: string): void {
     this.#run(this.#sql.forget, [stored, token, this.#settings.names.channel]).catch(() => undefined);
-  }
-
-  /** Rows of ended leases and places, and rows of idle keys, deleted by an instance at most every 30 s. */
-  #maybeCleanUp(): void {
-    const now = performance.now();
-    if (this.#cleaning || this.#closed || now < this.#nextCleanup) return;
-    this.#cleaning = true;
-    this.#nextCleanup = now + CLEANUP_INTERVAL_MS;
-    this.#run(this.#sql.cleanup, [])
-      .then((result) => {
-        if (Number(result.rows[0]?.['n'] ?? 0) >= CLEANUP_BATCH) this.#nextCleanup = performance.now() + CLEANUP_AGAIN_MS;
-      })
-      .catch(() => undefined)
-      .finally(() => {
-        this.#cleaning = false;
-      });
   }
 }

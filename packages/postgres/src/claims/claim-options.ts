@@ -1,5 +1,6 @@
-import { lockEngineOptionNames, rejectUnknownOptions, validateTtl, type KnownOptions, type LockEngineOptions } from '@dlock/core';
-import { validateListen, validateSource, type ListenSource, type PostgresSource } from '../connection.js';
+import { lockEngineOptionNames, rejectUnknownOptions, type KnownOptions, type LockEngineOptions } from '@dlock/core';
+import type { ListenSource, PostgresSource } from '../connection.js';
+import { resolveConnectionOptions } from '../connection-options.js';
 import { validateIdentifier } from '../names.js';
 import { defaultPostgresLockOptions } from '../postgres-lock.js';
 import type { PgClientConfig } from '../types.js';
@@ -65,12 +66,10 @@ export function validateClaimTable(value: unknown): string {
 /** The client argument and the options, validated before anything connects (a misspelt name is reported first). */
 export function resolveClaimSettings(client: unknown, options: unknown, known: KnownOptions): PostgresClaimSettings {
   rejectUnknownOptions(options, [...lockEngineOptionNames, ...known.names], known.what);
-  const source = validateSource(client);
-  const o = (options ?? {}) as PostgresClaimOptions;
-  const table = validateClaimTable(o.table ?? defaultPostgresLockOptions.table);
-  const schema = o.schema === undefined ? undefined : validateIdentifier('schema', o.schema);
-  const channel = o.channel === undefined ? `${table}${CLAIM_SUFFIXES.claims}` : validateIdentifier('channel', o.channel);
-  const operationTimeout =
-    o.operationTimeout === undefined ? defaultPostgresLockOptions.operationTimeout : validateTtl(o.operationTimeout, 'operationTimeout');
-  return { source, table, schema, names: claimNames(table, schema, channel), operationTimeout, listen: validateListen(o.listen) };
+  const { source, table, schema, channel, operationTimeout, listen } = resolveConnectionOptions(client, options as PostgresClaimOptions | undefined, {
+    defaults: defaultPostgresLockOptions,
+    validateTable: validateClaimTable,
+    defaultChannel: (name) => `${name}${CLAIM_SUFFIXES.claims}`,
+  });
+  return { source, table, schema, names: claimNames(table, schema, channel), operationTimeout, listen };
 }
