@@ -1,25 +1,25 @@
 import { InvalidOptionError, LockBackendError } from '@dlock/core';
 import { startPostgres, uniqueKey, type PostgresServer } from '@dlock/testkit';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   claimsMigrationSql,
   PostgresLock,
   PostgresNotMigratedError,
   PostgresReadWriteLock,
   PostgresSemaphore,
-  type PgPoolLike,
-  type PgQueryConfig,
 } from '../src/index.js';
+import { cleanupAfterEach } from './helpers/cleanup.js';
+import { recording } from './helpers/recording-pool.js';
 
 // What the read-write lock and semaphore contracts cannot know: the tables and their migration,
 // the not-migrated error, fences shared with the mutex, the rows of holders and waiters (a dead
 // waiter's place ends), the statements sent, the cleanup, and option validation.
 let server: PostgresServer;
 let admin: pg.Pool;
-const cleanup: Array<() => Promise<unknown>> = [];
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const { defer, track } = cleanupAfterEach();
 
 beforeAll(async () => {
   server = await startPostgres();
@@ -28,18 +28,11 @@ beforeAll(async () => {
   await rw.migrate();
   await rw.close();
 });
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
-});
 afterAll(async () => {
   await admin?.end();
   await server?.stop();
 });
 
-function track<T extends { close(): Promise<void> }>(instance: T): T {
-  cleanup.push(() => instance.close());
-  return instance;
-}
 const rwLock = (options: ConstructorParameters<typeof PostgresReadWriteLock>[1] = {}) => track(new PostgresReadWriteLock(server.url, options));
 const semaphore = (options: ConstructorParameters<typeof PostgresSemaphore>[1] = {}) => track(new PostgresSemaphore(server.url, options));
 const scalar = async (sql: string, values: unknown[] = []): Promise<unknown> => (await admin.query(sql, values)).rows[0]?.v;
@@ -192,26 +185,10 @@ describe('the rows', () => {
   });
 });
 
-/** A pool shaped like pg's that records every statement sent through it. */
-function recording(inner: pg.Pool): { pool: PgPoolLike; statements: string[] } {
-  const statements: string[] = [];
-  const pool: PgPoolLike = {
-    get totalCount() {
-      return inner.totalCount;
-    },
-    options: inner.options,
-    query: (config: PgQueryConfig) => {
-      statements.push(config.text);
-      return inner.query(config as pg.QueryConfig);
-    },
-  };
-  return { pool, statements };
-}
-
 describe('the statements', () => {
   it('one per operation (admission is one function call), one per watchdog tick, none with session state', async () => {
     const inner = new pg.Pool({ connectionString: server.url, connectionTimeoutMillis: 5_000 });
-    cleanup.push(() => inner.end());
+    defer(() => inner.end());
     const { pool, statements } = recording(inner);
     const sem = track(new PostgresSemaphore(pool));
     const key = uniqueKey();
@@ -233,7 +210,7 @@ describe('the statements', () => {
   it('a pg.Client serves statements and LISTEN; close() leaves it open', async () => {
     const client = new pg.Client({ connectionString: server.url });
     await client.connect();
-    cleanup.push(() => client.end());
+    defer(() => client.end());
     const a = track(new PostgresReadWriteLock(client));
     const b = rwLock();
     const key = uniqueKey();

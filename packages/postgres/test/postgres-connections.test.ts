@@ -1,14 +1,16 @@
 import { LockBackendError } from '@dlock/core';
 import { startPostgres, uniqueKey, waitFor, type PostgresServer } from '@dlock/testkit';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresLock, type PgPoolLike, type PgQueryConfig } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresLock } from '../src/index.js';
+import { cleanupAfterEach } from './helpers/cleanup.js';
+import { recording } from './helpers/recording-pool.js';
 
 // How the lock uses the connections it is given: a pool of one, a client, a pool shaped like
 // one (counting statements), the LISTEN connection breaking, errors that do not pass.
 let server: PostgresServer;
-const cleanup: Array<() => Promise<unknown>> = [];
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const { defer, track } = cleanupAfterEach();
 
 beforeAll(async () => {
   server = await startPostgres();
@@ -16,37 +18,14 @@ beforeAll(async () => {
   await lock.migrate();
   await lock.close();
 });
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
-});
 afterAll(async () => {
   await server?.stop();
 });
 
 function pool(config: pg.PoolConfig = {}): pg.Pool {
   const p = new pg.Pool({ connectionString: server.url, connectionTimeoutMillis: 5_000, ...config });
-  cleanup.push(() => p.end());
+  defer(() => p.end());
   return p;
-}
-function track<T extends PostgresLock>(lock: T): T {
-  cleanup.push(() => lock.close());
-  return lock;
-}
-
-/** A pool shaped like pg's that records every statement the lock sends through it. */
-function recording(inner: pg.Pool): { pool: PgPoolLike; statements: string[] } {
-  const statements: string[] = [];
-  const wrapper: PgPoolLike = {
-    get totalCount() {
-      return inner.totalCount;
-    },
-    options: inner.options,
-    query: (config: PgQueryConfig) => {
-      statements.push(config.text);
-      return inner.query(config as pg.QueryConfig);
-    },
-  };
-  return { pool: wrapper, statements };
 }
 
 describe('a pool of one connection', () => {
@@ -109,7 +88,7 @@ describe('a pg.Client', () => {
   it('runs the statements and LISTEN on the caller client; close() leaves it open, without the lock listeners', async () => {
     const client = new pg.Client({ connectionString: server.url });
     await client.connect();
-    cleanup.push(() => client.end());
+    defer(() => client.end());
     const listeners = client.listenerCount('notification');
     const a = track(new PostgresLock(client));
     const b = track(new PostgresLock(server.url));

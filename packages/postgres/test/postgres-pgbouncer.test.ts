@@ -2,8 +2,9 @@ import { lockContractSuite } from '@dlock/testkit/contract';
 import { startPgBouncer, startPostgres, uniqueKey, type PgBouncerServer, type PostgresServer } from '@dlock/testkit';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresLock, PostgresReadWriteLock, PostgresSemaphore } from '../src/index.js';
+import { cleanupAfterEach } from './helpers/cleanup.js';
 
 // PostgresLock through a real PgBouncer in transaction-pooling mode: the statements go through
 // the pooler (which hands each transaction to any server connection), the one LISTEN
@@ -13,7 +14,7 @@ let server: PostgresServer;
 let bouncer: PgBouncerServer;
 /** Transaction mode with one server connection: every client shares one session. */
 let single: PgBouncerServer;
-const cleanup: Array<() => Promise<unknown>> = [];
+const { defer, track } = cleanupAfterEach();
 
 beforeAll(async () => {
   server = await startPostgres();
@@ -28,9 +29,6 @@ beforeAll(async () => {
   await rw.migrate();
   await rw.close();
 });
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
-});
 afterAll(async () => {
   // Poolers first: they hold connections to the server.
   await Promise.allSettled([bouncer?.stop(), single?.stop()]);
@@ -41,14 +39,12 @@ async function client(url: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: url });
   c.on('error', () => undefined);
   await c.connect();
-  cleanup.push(() => c.end());
+  defer(() => c.end());
   return c;
 }
 const scalar = async (c: pg.Client, sql: string): Promise<unknown> => (await c.query(sql)).rows[0]?.v;
 function through(pooler: PgBouncerServer): PostgresLock {
-  const lock = new PostgresLock(pooler.url, { listen: server.url });
-  cleanup.push(() => lock.close());
-  return lock;
+  return track(new PostgresLock(pooler.url, { listen: server.url }));
 }
 
 describe('the pooler', () => {
@@ -90,7 +86,7 @@ describe('session advisory locks behind a transaction pooler', () => {
     const key = 424_242;
     const a = await client(single.url);
     const b = await client(single.url);
-    cleanup.push(() => a.query('SELECT pg_advisory_unlock_all()'));
+    defer(() => a.query('SELECT pg_advisory_unlock_all()'));
     expect(await scalar(a, `SELECT pg_try_advisory_lock(${key}) AS v`)).toBe(true);
     // b lands on the session that holds the lock, and advisory locks are re-entrant per session.
     expect(await scalar(b, `SELECT pg_try_advisory_lock(${key}) AS v`)).toBe(true);
@@ -144,11 +140,7 @@ describe('session advisory locks behind a transaction pooler', () => {
 
 describe('read-write locks and semaphores on one shared pooled session', () => {
   it('a semaphore keeps its limit across two instances, and a read-write lock keeps writers apart from readers', async () => {
-    const open = <T extends { close(): Promise<void> }>(instance: T): T => {
-      cleanup.push(() => instance.close());
-      return instance;
-    };
-    const sems = [0, 1].map(() => open(new PostgresSemaphore(single.url, { listen: server.url })));
+    const sems = [0, 1].map(() => track(new PostgresSemaphore(single.url, { listen: server.url })));
     const key = uniqueKey();
     let used = 0;
     let maxUsed = 0;
@@ -165,7 +157,7 @@ describe('read-write locks and semaphores on one shared pooled session', () => {
     );
     expect(maxUsed).toBe(3);
 
-    const [a, b] = [0, 1].map(() => open(new PostgresReadWriteLock(single.url, { listen: server.url })));
+    const [a, b] = [0, 1].map(() => track(new PostgresReadWriteLock(single.url, { listen: server.url })));
     const r1 = await a!.readLock(key, { ttl: 30_000 });
     const r2 = await b!.readLock(key, { ttl: 30_000 });
     expect(await b!.tryWriteLock(key, { ttl: 30_000 })).toBeNull();
