@@ -11,6 +11,7 @@ import {
   PostgresReadWriteLock,
   PostgresSemaphore,
 } from '../src/index.js';
+import { adminPool } from './helpers/admin-pool.js';
 import { cleanupAfterEach } from './helpers/cleanup.js';
 import { recording } from './helpers/recording-pool.js';
 
@@ -23,7 +24,7 @@ const { defer, track } = cleanupAfterEach();
 
 beforeAll(async () => {
   server = await startPostgres();
-  admin = new pg.Pool({ connectionString: server.url, max: 2 });
+  admin = adminPool(server.url);
   const rw = new PostgresReadWriteLock(server.url);
   await rw.migrate();
   await rw.close();

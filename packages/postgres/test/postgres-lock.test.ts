@@ -3,6 +3,7 @@ import { startPostgres, uniqueKey, type PostgresServer } from '@dlock/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationSql, PostgresLock, PostgresNotMigratedError } from '../src/index.js';
+import { adminPool } from './helpers/admin-pool.js';
 
 // What the contract cannot know: the table and its migration, the not-migrated error, fencing
 // across deleted rows, stored keys, identifier and option validation.
@@ -17,7 +18,7 @@ const open = (options: ConstructorParameters<typeof PostgresLock>[1] = {}): Post
 
 beforeAll(async () => {
   server = await startPostgres();
-  admin = new pg.Pool({ connectionString: server.url, max: 2 });
+  admin = adminPool(server.url);
 });
 afterAll(async () => {
   await Promise.allSettled(opened.map((lock) => lock.close()));
