@@ -102,7 +102,9 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
       ticket.leave(acquired);
       if (watching) core.watch.unwatch(key);
     }
-    if (placed && !acquired) core.leaveWaitList(key, token);
+    // A caller that gives up leaves no trace: its place is gone before its rejection is seen
+    // (best effort: a failed departure expires with the place).
+    if (placed && !acquired) await core.leaveWaitList(key, token);
   }
 }
 

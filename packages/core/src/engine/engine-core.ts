@@ -181,15 +181,17 @@ export class EngineCore<D> {
   }
 
   /** A waiting caller gave up: its place in the server's wait list (if any) goes, best effort. */
-  leaveWaitList(key: string, token: string): void {
+  leaveWaitList(key: string, token: string): Promise<void> {
     const list = this.driver.features.waitList;
-    if (list === undefined) return;
+    if (list === undefined) return Promise.resolve();
     try {
       const leaving = Promise.resolve(list.leave(key, token)).catch(() => undefined);
       this.leaving.add(leaving);
       void leaving.then(() => this.leaving.delete(leaving));
+      return leaving;
     } catch {
       // Best effort: the server drops the place when it expires.
+      return Promise.resolve();
     }
   }
 
