@@ -102,9 +102,13 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
       ticket.leave(acquired);
       if (watching) core.watch.unwatch(key);
     }
-    // A caller that gives up leaves no trace: its place is gone before its rejection is seen
-    // (best effort: a failed departure expires with the place).
-    if (placed && !acquired) await core.leaveWaitList(key, token);
+    // A caller that gives up leaves no trace: its place is gone before its rejection is seen.
+    // Not while the backend fails (the departure would only wait for the same failure): then
+    // it is sent without waiting, and a place it cannot remove expires.
+    if (placed && !acquired) {
+      const leaving = core.leaveWaitList(key, token);
+      if (!outage.active) await leaving;
+    }
   }
 }
 
