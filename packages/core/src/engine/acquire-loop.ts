@@ -31,13 +31,12 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
   // With a wait list the server orders every caller, so the first attempt takes a place at once.
   let tryNow = waitList || core.queue.queued(key) === 0;
   const outage = core.outage(call.waitTimeout);
-  // With a wait list and a release feed the ticket is queued before the first attempt: a release
-  // message that names this caller as next in line (see `DriverHost.released`) may arrive before
-  // the attempt's answer, and must find it (mid-attempt, its next sleep then ends at once).
-  // Without a feed (the store calls `released` itself) the waiter checks once more after it
-  // queued instead, and an uncontended lock() builds no ticket at all.
+  // The ticket is queued after the first attempt (an uncontended lock() builds none). A release
+  // that names this caller and overtakes that attempt's answer is kept by the queue and found
+  // when the ticket joins (see `KeyQueue.notify`); without a feed (the driver calls `released`
+  // itself) the waiter checks once more after it queued.
   let ticket: QueueTicket<Handle<D>> | undefined;
-  if (waitList && core.driver.features.releaseFeed !== undefined) ticket = enqueue(core, call);
+  let tracked: (() => void) | undefined;
   let watching = false;
   let acquired = false;
   let placed = false;
@@ -54,6 +53,8 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
             acquired = true;
             return attempt;
           }
+          // In the server's line now: close() lets this waiter leave it before the connection goes.
+          if (waitList) tracked ??= core.trackWaiter();
           outage.clear();
           // Without a release feed a release may go unheard: sleep at most maxRetryDelay.
           if (attempt.retryAfter >= 0 && (core.driver.features.releaseFeed !== undefined || attempt.retryAfter < nap)) {
@@ -109,6 +110,7 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
       const leaving = core.leaveWaitList(key, token);
       if (!outage.active) await leaving;
     }
+    tracked?.();
   }
 }
 

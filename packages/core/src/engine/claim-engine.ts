@@ -92,7 +92,7 @@ export class ClaimEngine<D> implements AsyncDisposable {
     o.signal?.throwIfAborted();
     const deadline = o.waitTimeout === undefined ? Infinity : core.now() + o.waitTimeout;
     const call = { key, token: newToken(), ttl: o.ttl, claim: c, deadline, waitTimeout: o.waitTimeout, signal: o.signal };
-    return core.driver.features.queue === undefined ? core.trackWait(waitForLock(core, call)) : waitInQueue(core, call);
+    return core.driver.features.queue === undefined ? waitForLock(core, call) : waitInQueue(core, call);
   }
 
   /** The driver's view of `key`'s holder (validated key; backend errors wrapped). */

@@ -196,16 +196,19 @@ export class EngineCore<D> {
   }
 
   /**
-   * Runs a waiting `lock()` of a driver with a wait list, known to `close()` until it settled:
-   * close() lets every such waiter leave its place before the driver closes its connection (a
-   * place left behind would hold up the callers behind it until it expires).
+   * A waiting `lock()` that took a place in the server's wait list: known to `close()` until it
+   * calls the returned function (once it left, or acquired), so that close() lets it leave its
+   * place before the driver closes its connection (a place left behind would hold up the callers
+   * behind it until it expires).
    */
-  trackWait<T>(wait: Promise<T>): Promise<T> {
-    if (this.driver.features.waitList === undefined) return wait;
-    this.waits.add(wait);
-    const done = () => this.waits.delete(wait);
-    wait.then(done, done);
-    return wait;
+  trackWaiter(): () => void {
+    let done!: () => void;
+    const settled = new Promise<void>((resolve) => (done = resolve));
+    this.waits.add(settled);
+    return () => {
+      this.waits.delete(settled);
+      done();
+    };
   }
 
   /** Settles once every tracked waiter has settled and every place it left is gone (best effort). */

@@ -29,6 +29,8 @@ import type { Claim } from './driver.js';
 export class KeyQueue<G = unknown> {
   readonly #queues = new Map<string, Array<QueueTicket<G>>>();
   readonly #pending = new Set<string>();
+  /** Per key, the names of the last release that found none of them queued here (see #keepNamed). */
+  readonly #named = new Map<string, string | readonly string[]>();
 
   /** Joins the queue of `key`; the ticket stays in place across sleeps until it leaves. */
   enqueue(key: string, claim?: Claim, token?: string): QueueTicket<G> {
@@ -39,6 +41,11 @@ export class KeyQueue<G = unknown> {
     }
     const ticket = new QueueTicket<G>(this, key, claim, token);
     queue.push(ticket);
+    const named = this.#named.get(key);
+    if (named !== undefined && token !== undefined && (named === token || (typeof named !== 'string' && named.includes(token)))) {
+      this.#named.delete(key);
+      ticket.missed = true;
+    }
     return ticket;
   }
 
@@ -70,7 +77,10 @@ export class KeyQueue<G = unknown> {
    */
   notify(key: string, next?: string | readonly string[]): void {
     const queue = this.#queues.get(key);
-    if (queue === undefined) return;
+    if (queue === undefined) {
+      if (next !== undefined) this.#keepNamed(key, next);
+      return;
+    }
     if (next !== undefined) {
       if (typeof next === 'string') this.#notifyNext(queue, next);
       else this.#notifyNamed(queue, next);
@@ -118,7 +128,10 @@ export class KeyQueue<G = unknown> {
    */
   #notifyNext(queue: ReadonlyArray<QueueTicket<G>>, next: string): void {
     const ticket = queue.find((t) => t.token === next);
-    if (ticket === undefined) return;
+    if (ticket === undefined) {
+      this.#keepNamed(queue[0]!.key, next);
+      return;
+    }
     if (ticket.sleeping) ticket.wake();
     else if (!ticket.granted) ticket.missed = true;
   }
@@ -133,10 +146,25 @@ export class KeyQueue<G = unknown> {
     if (next.length === 1) return this.#notifyNext(queue, next[0]!);
     const named = new Set(next);
     for (const t of queue) {
-      if (t.token === undefined || !named.has(t.token)) continue;
+      if (t.token === undefined || !named.delete(t.token)) continue;
       if (t.sleeping) t.wake();
       else if (!t.granted) t.missed = true;
     }
+    if (named.size > 0) this.#keepNamed(queue[0]!.key, [...named]);
+  }
+
+  /**
+   * Names of a release that found no ticket here: the caller may be ours, with its attempt
+   * answered (it joined the server's line) but not yet queued here, since a release message can
+   * overtake the attempt's answer on another connection. {@link enqueue} of that token finds the
+   * name and the ticket's first sleep ends at once. Most names are other processes' callers:
+   * one entry per key, the latest, and at most {@link MAX_NAMED_KEYS} keys.
+   */
+  #keepNamed(key: string, next: string | readonly string[]): void {
+    if (typeof next !== 'string' && next.length === 0) return;
+    this.#named.delete(key);
+    if (this.#named.size >= MAX_NAMED_KEYS) this.#named.delete(this.#named.keys().next().value!);
+    this.#named.set(key, next);
   }
 
   /** Wakes every ticket of every key (close(): they re-check state and fail). */
@@ -161,6 +189,9 @@ export class KeyQueue<G = unknown> {
     }
   }
 }
+
+/** How many keys {@link KeyQueue} remembers unmatched release names for (the oldest go first). */
+const MAX_NAMED_KEYS = 1_024;
 
 /** One waiter's place in a key's queue. */
 export class QueueTicket<G = unknown> {

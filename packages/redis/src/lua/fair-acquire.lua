@@ -20,22 +20,21 @@
 --          otherwise each outlast the one before them by ARGV[5].
 local lock, fenceKey, queue, places = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local token = ARGV[1]
-local now
 
+-- Server time in ms; read only when someone waits (the uncontended path needs no clock).
+local now
 local function clock()
-  if not now then
-    local t = redis.call('TIME')
-    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  end
-  return now
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
 -- The first waiter whose place is kept (places that ended are dropped on the way); nil when none.
 local head
 if redis.call('EXISTS', queue) == 1 then
-  local gone = redis.call('ZRANGEBYSCORE', places, '-inf', clock())
+  now = clock()
+  local gone = redis.call('ZRANGEBYSCORE', places, '-inf', now)
   for _, waiter in ipairs(gone) do redis.call('ZREM', queue, waiter) end
-  if #gone > 0 then redis.call('ZREMRANGEBYSCORE', places, '-inf', clock()) end
+  if #gone > 0 then redis.call('ZREMRANGEBYSCORE', places, '-inf', now) end
   head = redis.call('ZRANGE', queue, 0, 0)[1]
 end
 
@@ -61,13 +60,14 @@ if redis.call('GET', lock) == token then
 end
 
 local pttl = redis.call('PTTL', lock)
+now = now or clock()
 local retryAfter = pttl
 if pttl == -2 and head then
   -- Free, but someone else is first: it is about to come (or its place ends).
-  retryAfter = math.min(1000, math.max(0, tonumber(redis.call('ZSCORE', places, head)) - clock()))
+  retryAfter = math.min(1000, math.max(0, tonumber(redis.call('ZSCORE', places, head)) - now))
 end
 if ARGV[4] == '1' then
-  local ends = clock() + math.max(retryAfter, 0) + tonumber(ARGV[5])
+  local ends = now + math.max(retryAfter, 0) + tonumber(ARGV[5])
   if not redis.call('ZSCORE', queue, token) then
     local last = redis.call('ZRANGE', queue, -1, -1, 'WITHSCORES')
     local arrival = 1
@@ -76,7 +76,7 @@ if ARGV[4] == '1' then
   end
   redis.call('ZADD', places, ends, token)
   -- Both sets outlive their last place, never much longer.
-  local keep = ends - clock()
+  local keep = ends - now
   for _, name in ipairs({queue, places}) do
     if redis.call('PTTL', name) < keep then redis.call('PEXPIRE', name, keep) end
   end
