@@ -54,4 +54,19 @@ describe('KeyQueue.notify with the tokens a release admits', () => {
     expect(woken).toEqual(['r2', 'r1']);
     queue.wakeAll();
   });
+  it('a name that overtook the attempt of a caller not queued yet is kept, and ends its first sleep at once', async () => {
+    const queue = new KeyQueue();
+    queue.notify('k', 'mine'); // the release message came before our attempt's answer
+    queue.notify('k2', ['x', 'y']); // another key's names are kept apart
+    const other = queue.enqueue('k', undefined, 'someone-else');
+    expect(other.missed).toBe(false);
+    const mine = queue.enqueue('k', undefined, 'mine');
+    expect(mine.missed).toBe(true);
+    const startedAt = performance.now();
+    await mine.sleep(60_000);
+    expect(performance.now() - startedAt).toBeLessThan(1_000);
+    // Used once: a later caller with the same token (none should exist) is not told again.
+    expect(queue.enqueue('k', undefined, 'mine').missed).toBe(false);
+    expect(queue.enqueue('k2', undefined, 'y').missed).toBe(true);
+  });
 });
