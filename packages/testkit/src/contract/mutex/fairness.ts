@@ -15,16 +15,17 @@ export function fairnessTests(ctx: ContractContext): void {
       const { a, b, c, key } = await setup();
       const holder = await a.lock(key, { ttl: c.longTtl });
       const order: number[] = [];
-      // Arrivals alternate between the instances, 40 ms apart: far more than an attempt takes.
+      // Arrivals alternate between the instances, 150 ms apart: far more than an attempt takes,
+      // also on a loaded machine (an etcd put is fsynced).
       const waiters = [0, 1, 2, 3, 4, 5].map(async (i) => {
-        await sleep(i * 40);
+        await sleep(i * 150);
         const lock = i % 2 === 0 ? b : a;
         const w = await lock.lock(key, { ttl: c.longTtl, waitTimeout: 20_000 });
         order.push(i);
         await sleep(2); // a critical section that awaits
         await w.release();
       });
-      await sleep(6 * 40 + 150);
+      await sleep(6 * 150 + 150);
       await holder.release();
       await Promise.all(waiters);
       expect(order).toEqual([0, 1, 2, 3, 4, 5]);
