@@ -2,6 +2,7 @@
 // raw protocol of the same section and parameter, from the same run).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { linkCharts, writeCharts } from './charts/index.mjs';
 import { checkClaimTargets } from './targets-claims.mjs';
 import { checkTargets } from './targets.mjs';
 
@@ -124,12 +125,12 @@ export function toMarkdown(result) {
   return `${out.join('\n\n')}\n`;
 }
 
-/** Writes the JSON and the markdown; returns their paths. */
+/** Writes the JSON, the markdown and its charts (charts/<report name>/<section id>.svg, linked under each section); returns the markdown. */
 export function writeReport(result, { jsonPath, markdownPath }) {
   mkdirSync(path.dirname(jsonPath), { recursive: true });
   mkdirSync(path.dirname(markdownPath), { recursive: true });
   writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
-  const markdown = toMarkdown(result);
+  const markdown = linkCharts(toMarkdown(result), writeCharts(result, markdownPath));
   writeFileSync(markdownPath, markdown);
   return markdown;
 }
