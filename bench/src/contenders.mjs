@@ -131,6 +131,18 @@ export const contenders = {
     label: () => `redis-semaphore ${v('redis-semaphore')} RedlockMutex`,
     create: async (o) => (await import('./peers/redis-semaphore.mjs')).semaphoreRedlockMutex(o),
   },
+  'redlock-universal': {
+    server: 'redis',
+    kind: 'peer',
+    label: () => `redlock-universal ${v('redlock-universal')} createLock`,
+    create: async (o) => (await import('./peers/redlock-universal.mjs')).universalLock(o),
+  },
+  'redlock-universal-redlock': {
+    server: 'redisNodes',
+    kind: 'peer',
+    label: () => `redlock-universal ${v('redlock-universal')} RedLock`,
+    create: async (o) => (await import('./peers/redlock-universal.mjs')).universalRedlock(o),
+  },
   'etcd3-lock': {
     server: 'etcd',
     kind: 'peer',
@@ -146,6 +158,8 @@ export function settingsText(id, variant) {
   const poll = /^poll:(.+)$/.exec(variant ?? '');
   if (poll) return `poll every ${poll[1]} ms`;
   if (id === 'etcd3-lock') return 'retry 10 ms';
+  // It gives up after 3 retries (0.3 s; RedLock 0.6 s): the bench's loop asks again.
+  if (id.startsWith('redlock-universal')) return variant === 'lean' ? "performance 'lean', retry loop" : 'defaults, retry loop';
   return contenders[id].kind === 'peer' ? 'defaults' : '';
 }
 

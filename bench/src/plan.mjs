@@ -17,13 +17,16 @@ const redisPeers = (p, withSweep) => [
   ...(withSweep ? sweep('sesame', p.peerRetrySweep) : []),
   rowOf({ id: 'semaphore-mutex' }),
   ...(withSweep ? sweep('semaphore-mutex', p.peerRetrySweep) : []),
+  rowOf({ id: 'redlock-universal' }),
+  // Uncontended its best setting is 'lean' (no PING per new lock object), on the hot key a short retry.
+  ...(withSweep ? sweep('redlock-universal', p.peerRetrySweep) : [rowOf({ id: 'redlock-universal', variant: 'lean' })]),
 ];
 
 const redlockRows = (p, nodes, withSweep) => [
   rowOf({ id: 'raw-redlock', nodes }, true),
   rowOf({ id: 'dlock-redlock', nodes }),
   rowOf({ id: 'dlock-redlock', nodes, variant: 'nofence' }),
-  ...['redlock4', 'redlock5', 'sesame', 'semaphore-redlock'].flatMap((id) => [
+  ...['redlock4', 'redlock5', 'sesame', 'semaphore-redlock', 'redlock-universal-redlock'].flatMap((id) => [
     rowOf({ id, nodes }),
     ...(withSweep ? sweep(id, p.redlockRetrySweep, { nodes }) : []),
   ]),

@@ -32,6 +32,7 @@ export const libraries = [
   'redlock5',
   '@sesamecare-oss/redlock',
   'redis-semaphore',
+  'redlock-universal',
 ];
 
 export function machine() {

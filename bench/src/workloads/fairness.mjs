@@ -20,7 +20,7 @@ const groups = [
 
 /** dlock's locks, fair and not, and the Redis peers at their defaults and their `retry` settings. */
 function rows(retry) {
-  const peers = ['redlock4', 'redlock5', 'sesame', 'semaphore-mutex'];
+  const peers = ['redlock4', 'redlock5', 'sesame', 'semaphore-mutex', 'redlock-universal'];
   return [
     rowOf({ id: 'dlock-redis' }, false, { settings: 'defaults (fair)' }),
     rowOf({ id: 'dlock-redis', variant: 'unfair' }),
