@@ -50,7 +50,7 @@ export class DriverConnections<D> {
       listen === false
         ? undefined
         : new ReleaseListener(listen ?? connection.listen, channel, operationTimeout, {
-            released: (key) => host.released(key),
+            released: (key, next) => host.released(key, next),
             maxRetryDelay: () => host.maxRetryDelay,
           });
     this.#attached = { host, connection, listener };
@@ -73,10 +73,13 @@ export class DriverConnections<D> {
     return Math.min(retryAfter, host.maxRetryDelay);
   }
 
-  /** A listening instance hears its own notification; otherwise its waiters of `key` are woken here. */
-  wakeLocally(key: string): void {
+  /**
+   * A listening instance hears its own notification; otherwise its waiters of `key` (`next`:
+   * only the one the server named first in line) are woken here.
+   */
+  wakeLocally(key: string, next?: string): void {
     const { listener, host } = this.#open();
-    if (listener?.live !== true) host.released(key);
+    if (listener?.live !== true) host.released(key, next);
   }
 
   /** Stops listening; ends a pool the driver created (the caller's stays open). */

@@ -4,6 +4,8 @@ import { InvalidOptionError } from '@dlock/core';
 const MAX_IDENTIFIER_BYTES = 63;
 /** Appended to the table's name for its fence sequence. */
 const SEQUENCE_SUFFIX = '_fence';
+/** Appended to the table's name for its wait list (no longer than {@link SEQUENCE_SUFFIX}). */
+const WAITS_SUFFIX = '_waits';
 const identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
@@ -33,6 +35,10 @@ export interface LockNames {
   readonly table: string;
   /** The fence sequence, quoted like the table. */
   readonly sequence: string;
+  /** The wait list of a fair lock (`<table>_waits`), quoted like the table. */
+  readonly waits: string;
+  /** The wait list's index of arrival order (unqualified: an index lives in its table's schema). */
+  readonly waitsIndex: string;
   /** The notification channel, unquoted (as `pg_notify` takes it and notifications carry it). */
   readonly channel: string;
 }
@@ -40,7 +46,13 @@ export interface LockNames {
 /** Quoted names for validated identifiers; without a schema, the connection's `search_path` decides. */
 export function lockNames(table: string, schema: string | undefined, channel: string): LockNames {
   const qualify = (name: string): string => (schema === undefined ? `"${name}"` : `"${schema}"."${name}"`);
-  return { table: qualify(table), sequence: qualify(`${table}${SEQUENCE_SUFFIX}`), channel };
+  return {
+    table: qualify(table),
+    sequence: qualify(`${table}${SEQUENCE_SUFFIX}`),
+    waits: qualify(`${table}${WAITS_SUFFIX}`),
+    waitsIndex: `"${table}_line"`,
+    channel,
+  };
 }
 
 // Keys are stored as text, which cannot hold NUL. NUL and the escape character U+FFFF (a
@@ -59,4 +71,17 @@ export function storedKey(key: string): string {
 export function keyOfStored(stored: string): string {
   if (!stored.includes(ESCAPE)) return stored;
   return stored.replace(/\uFFFF([01])/g, (_, c: string) => (c === '0' ? '\u0000' : ESCAPE));
+}
+
+/**
+ * Between the key and the next waiter's token in a fair lock's notification: U+FFFF then "2",
+ * which no stored key contains (its U+FFFF is always followed by "0" or "1").
+ */
+export const NEXT_WAITER_MARK = `${ESCAPE}2`;
+
+/** A notification's payload: the released key, and the token of the waiter first in line if named. */
+export function parseNotification(payload: string): { key: string; next: string | undefined } {
+  const mark = payload.indexOf(NEXT_WAITER_MARK);
+  if (mark < 0) return { key: keyOfStored(payload), next: undefined };
+  return { key: keyOfStored(payload.slice(0, mark)), next: payload.slice(mark + NEXT_WAITER_MARK.length) };
 }

@@ -1,5 +1,6 @@
-import type {
-  AcquireRequest,
+import {
+  waitListPlaceMs,
+  type AcquireRequest,
   AcquireResult,
   DriverFeatures,
   DriverHost,
@@ -7,14 +8,17 @@ import type {
   LockCapabilities,
   LockDriver,
   LockInfo,
+  TransferResult,
+  WaitList,
 } from '@dlock/core';
 import { CleanupSchedule } from './cleanup-schedule.js';
 import type { ListenSource, PostgresSource } from './connection.js';
 import { DriverConnections } from './driver-connections.js';
 import { isNotMigrated, isServerError, isTransientPostgresError, PostgresNotMigratedError } from './errors.js';
-import { storedKey, type LockNames } from './names.js';
+import { fairLockStatements, type FairLockStatements } from './fair-sql.js';
+import { NEXT_WAITER_MARK, storedKey, type LockNames } from './names.js';
 import { PerKeyOrder } from './per-key-order.js';
-import { lockStatements, migrationSqlFor, type LockStatements } from './sql.js';
+import { CLEANUP_BATCH, lockStatements, migrationSqlFor, ROW_RETENTION_SECONDS, type LockStatements } from './sql.js';
 import { StatementRunner } from './statement-runner.js';
 import type { PgQueryable, PgQueryResult } from './types.js';
 
@@ -29,6 +33,8 @@ export interface PostgresDriverSettings {
   readonly operationTimeout: number;
   /** Where LISTEN runs; `undefined`: the default for the source; `false`: no release feed. */
   readonly listen: ListenSource | false | undefined;
+  /** Waiters of every instance take the key in arrival order (a wait list on the server). */
+  readonly fair: boolean;
 }
 
 /**
@@ -45,6 +51,8 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
   readonly features: DriverFeatures<PostgresLockData>;
   readonly #settings: PostgresDriverSettings;
   readonly #sql: LockStatements;
+  /** The wait list's statements (fair locks only). */
+  readonly #fair: FairLockStatements | undefined;
   readonly #connections: DriverConnections<PostgresLockData>;
   readonly #statements: StatementRunner;
   readonly #acquiring = new PerKeyOrder();
@@ -57,16 +65,23 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
   constructor(source: PostgresSource, settings: PostgresDriverSettings) {
     this.#settings = settings;
     this.#sql = lockStatements(settings.names);
+    this.#fair = settings.fair ? fairLockStatements(settings.names) : undefined;
     this.#connections = new DriverConnections('PostgresDriver', source, { ...settings, channel: settings.names.channel });
     // A missing table, sequence or schema becomes PostgresNotMigratedError.
     const notMigrated = (error: unknown) => (isNotMigrated(error) ? new PostgresNotMigratedError(settings.names.table, { cause: error }) : undefined);
     this.#statements = new StatementRunner(() => this.queryable, settings.operationTimeout, notMigrated);
-    this.#cleanup = new CleanupSchedule(() => this.#run(this.#sql.cleanup, []).then((result) => result.rowCount ?? 0));
+    this.#cleanup = new CleanupSchedule(() => this.#cleanUp());
     const transfer = (lock: HeldLock<PostgresLockData>, token: string, ttl: number) => this.transfer(lock, token, ttl);
     const releaseFeed = this.#connections.releaseFeed();
-    this.features = Object.freeze(
-      releaseFeed === undefined ? { claims: ['exclusive'] as const, transfer } : { claims: ['exclusive'] as const, transfer, releaseFeed },
-    );
+    // Fair: the server's wait list decides who is next; a releasing holder passes the lock to a
+    // waiter of its own only when that waiter is first in line.
+    const waitList: WaitList | undefined = settings.fair ? Object.freeze({ leave: (key: string, token: string) => this.leave(key, token) }) : undefined;
+    this.features = Object.freeze({
+      claims: ['exclusive'] as const,
+      transfer,
+      ...(releaseFeed === undefined ? {} : { releaseFeed }),
+      ...(waitList === undefined ? {} : { waitList }),
+    });
   }
 
   /** Adopts the caller's pool or client, or creates the pool for a connection string. */
@@ -88,11 +103,15 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
     return this.#acquiring.run(request.key, () => this.#acquire(request));
   }
 
-  async #acquire({ key, token, ttl }: AcquireRequest): Promise<AcquireResult<PostgresLockData>> {
+  async #acquire({ key, token, ttl, waiting }: AcquireRequest): Promise<AcquireResult<PostgresLockData>> {
     const stored = storedKey(key);
     let result: PgQueryResult;
     try {
-      result = await this.#run(this.#sql.acquire, [stored, token, ttl]);
+      const fair = this.#fair;
+      result =
+        fair === undefined
+          ? await this.#run(this.#sql.acquire, [stored, token, ttl])
+          : await this.#run(fair.acquire, [stored, token, ttl, waiting === true, this.#placeMs()]);
     } catch (error) {
       // A statement that timed out or lost its connection may still run and take the key for a
       // token nobody holds: give it back, best effort.
@@ -106,12 +125,33 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
     return { acquired: false, retryAfter: this.#connections.capWhileDeaf(left) };
   }
 
-  /** Owner-checked: ends the lease and notifies the channel in one statement. */
+  /**
+   * Owner-checked: ends the lease and notifies the channel in one statement (fair: naming the
+   * waiter first in line).
+   */
   async release(lock: HeldLock<PostgresLockData>): Promise<boolean> {
-    const result = await this.#run(this.#sql.release, [lock.data.stored, lock.token, this.#settings.names.channel]);
-    const released = result.rows.length === 1;
-    if (released) this.#connections.wakeLocally(lock.key);
-    return released;
+    const { channel } = this.#settings.names;
+    const fair = this.#fair;
+    const result =
+      fair === undefined
+        ? await this.#run(this.#sql.release, [lock.data.stored, lock.token, channel])
+        : await this.#run(fair.release, [lock.data.stored, lock.token, channel, this.#placeMs(), NEXT_WAITER_MARK]);
+    const row = result.rows[0] as { next?: string | null } | undefined;
+    if (row !== undefined) this.#connections.wakeLocally(lock.key, row.next ?? undefined);
+    return row !== undefined;
+  }
+
+  /**
+   * The wait list feature (fair locks): a waiting caller gave up; its place goes. When it was
+   * first in line for a free key, the next waiter is told.
+   */
+  async leave(key: string, token: string): Promise<void> {
+    const fair = this.#fair;
+    if (fair === undefined) return;
+    const { channel } = this.#settings.names;
+    const result = await this.#run(fair.leave, [storedKey(key), token, channel, this.#placeMs(), NEXT_WAITER_MARK]).catch(() => undefined);
+    const next = (result?.rows[0] as { next: string } | undefined)?.next;
+    if (next !== undefined) this.#connections.wakeLocally(key, next);
   }
 
   async renew(lock: HeldLock<PostgresLockData>, ttl: number): Promise<boolean> {
@@ -131,8 +171,21 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
     return locks.map((lock) => renewed.has(lock.token));
   }
 
-  /** The `transfer` feature: the holder's row goes to `token`, with a new fence, in one statement. */
-  async transfer(lock: HeldLock<PostgresLockData>, token: string, ttl: number): Promise<AcquireResult<PostgresLockData>> {
+  /**
+   * The `transfer` feature: the holder's row goes to `token`, with a new fence, in one statement.
+   * Fair: only when `token` is first in line; otherwise the same statement releases the key.
+   */
+  async transfer(lock: HeldLock<PostgresLockData>, token: string, ttl: number): Promise<TransferResult<PostgresLockData>> {
+    const fair = this.#fair;
+    if (fair !== undefined) {
+      const { channel } = this.#settings.names;
+      const result = await this.#run(fair.transfer, [lock.data.stored, lock.token, token, ttl, channel, this.#placeMs(), NEXT_WAITER_MARK]);
+      const row = result.rows[0] as { outcome: number; value: string } | undefined;
+      if (row === undefined) return { acquired: false, retryAfter: -1 };
+      if (row.outcome === 2) return { acquired: true, fencingToken: BigInt(row.value), data: lock.data };
+      this.#connections.wakeLocally(lock.key, row.value === '' ? undefined : row.value);
+      return { acquired: false, released: true };
+    }
     const result = await this.#run(this.#sql.transfer, [lock.data.stored, lock.token, token, ttl]);
     const row = result.rows[0] as { fence: string } | undefined;
     return row === undefined ? { acquired: false, retryAfter: -1 } : { acquired: true, fencingToken: BigInt(row.fence), data: lock.data };
@@ -163,6 +216,19 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
   async close(): Promise<void> {
     this.#cleanup.stop();
     await this.#connections.close();
+  }
+
+  /** How long a waiter's place outlives the retry delay it was answered (see `waitListPlaceMs`). */
+  #placeMs(): number {
+    return waitListPlaceMs(this.#connections.host.maxRetryDelay);
+  }
+
+  /** Old rows of ended leases, and (fair) places that ended: the number deleted. */
+  async #cleanUp(): Promise<number> {
+    const rows = (await this.#run(this.#sql.cleanup, [])).rowCount ?? 0;
+    if (this.#fair === undefined) return rows;
+    const places = (await this.#run(this.#fair.cleanup, [CLEANUP_BATCH, ROW_RETENTION_SECONDS])).rowCount ?? 0;
+    return Math.max(rows, places);
   }
 
   #run(text: string, values: unknown[]): Promise<PgQueryResult> {

@@ -1,4 +1,5 @@
 import {
+  InvalidOptionError,
   LockClosedError,
   LockEngine,
   lockEngineOptionNames,
@@ -29,8 +30,9 @@ export interface PostgresLockOptions extends LockEngineOptions, HandOverOptions 
    */
   schema?: string;
   /**
-   * The LISTEN/NOTIFY channel releases are announced on (payload: the key). Instances that
-   * share a table must share it. Letters, digits and `_`, at most 63 characters.
+   * The LISTEN/NOTIFY channel releases are announced on (payload: the key; when fair, then the
+   * first waiter's token). Instances that share a table must share it. Letters, digits and `_`,
+   * at most 63 characters.
    * @default the table's name
    */
   channel?: string;
@@ -52,24 +54,35 @@ export interface PostgresLockOptions extends LockEngineOptions, HandOverOptions 
    * @default 2_000
    */
   operationTimeout?: number;
+  /**
+   * Waiters of every instance take the lock in the order they came: a wait list per key in
+   * `<table>_waits` (created by {@link PostgresLock.migrate}); a release notifies the key with
+   * the token of the waiter first in line, so that only that waiter tries, in whichever process
+   * it is; a waiter whose process died loses its place a few seconds after it stopped coming back.
+   * A releasing holder passes the lock straight to a waiter of its own (`maxLocalHandOvers`)
+   * only when that waiter is first in line. `false`: waiters race for a released lock (one
+   * statement less work per wait, but one process can starve the others).
+   * @default true
+   */
+  fair?: boolean;
 }
 
 /**
  * Defaults of {@link PostgresLockOptions} (the inherited `defaultTtl` is 30 000 ms and
  * `maxRetryDelay` 1 000 ms, see `LockEngineOptions`).
  */
-export const defaultPostgresLockOptions = Object.freeze({ table: 'dlock_locks', operationTimeout: 2_000 });
+export const defaultPostgresLockOptions = Object.freeze({ table: 'dlock_locks', operationTimeout: 2_000, fair: true });
 
 const known: KnownOptions = Object.freeze({
-  names: Object.freeze(['table', 'schema', 'channel', 'listen', 'operationTimeout']),
+  names: Object.freeze(['table', 'schema', 'channel', 'listen', 'operationTimeout', 'fair']),
   what: 'new PostgresLock()',
 });
 
 /**
  * A distributed lock in a PostgreSQL table, through `pg`: leases on the server's clock, one
  * statement per acquire with a fencing token from a sequence (strictly increasing per key, also
- * after rows are deleted), waiters woken by LISTEN/NOTIFY, every renewal of a watchdog tick in
- * one statement. No session state on the pool's connections, so it works through PgBouncer in
+ * after rows are deleted), waiters of every process served in arrival order (see `fair`) and
+ * woken by LISTEN/NOTIFY, every renewal of a watchdog tick in one statement. No session state on the pool's connections, so it works through PgBouncer in
  * transaction mode; only the LISTEN connection needs a session (see `listen`).
  *
  * Pass a `pg.Pool` or a connected `pg.Client` you own (they stay open on `close()`), or a
@@ -97,6 +110,8 @@ export class PostgresLock extends LockEngine<PostgresLockData> {
   readonly channel: string;
   /** See {@link PostgresLockOptions.operationTimeout}. */
   readonly operationTimeout: number;
+  /** See {@link PostgresLockOptions.fair}. */
+  readonly fair: boolean;
   readonly #driver: PostgresDriver;
   #closedFlag = false;
 
@@ -113,7 +128,9 @@ export class PostgresLock extends LockEngine<PostgresLockData> {
       validateTable,
       defaultChannel: (name) => name,
     });
-    const settings: PostgresDriverSettings = { names: lockNames(table, schema, channel), operationTimeout, listen };
+    const fair = options.fair ?? defaultPostgresLockOptions.fair;
+    if (typeof fair !== 'boolean') throw new InvalidOptionError('fair', 'a boolean', fair);
+    const settings: PostgresDriverSettings = { names: lockNames(table, schema, channel), operationTimeout, listen, fair };
     // The engine validates its own options, then attaches the driver, which only then connects.
     const driver = new PostgresDriver(source, settings);
     super(driver, options, known);
@@ -122,6 +139,7 @@ export class PostgresLock extends LockEngine<PostgresLockData> {
     this.schema = schema;
     this.channel = channel;
     this.operationTimeout = operationTimeout;
+    this.fair = fair;
   }
 
   /** The pool or client statements go through (yours, or the pool created from your connection string). */
@@ -130,8 +148,8 @@ export class PostgresLock extends LockEngine<PostgresLockData> {
   }
 
   /**
-   * Creates the lock table and its fence sequence if they do not exist (idempotent, safe to run
-   * from several processes at once). Needs the privilege to create in the schema; a team that
+   * Creates the lock table, its fence sequence and its wait list if they do not exist
+   * (idempotent, safe to run from several processes at once). Needs the privilege to create in the schema; a team that
    * applies migrations with its own tool runs {@link migrationSql} there instead.
    */
   async migrate(): Promise<void> {
@@ -146,8 +164,8 @@ export class PostgresLock extends LockEngine<PostgresLockData> {
 }
 
 /**
- * The SQL that creates the lock table and its fence sequence, idempotent (`IF NOT EXISTS`, under
- * a transaction-level advisory lock so that concurrent runs do not collide): what
+ * The SQL that creates the lock table, its fence sequence and its wait list, idempotent (`IF NOT
+ * EXISTS`, under a transaction-level advisory lock so that concurrent runs do not collide): what
  * {@link PostgresLock.migrate} runs, for teams that apply migrations with their own tool. The
  * schema must exist. Names are validated as `PostgresLock` validates them.
  *

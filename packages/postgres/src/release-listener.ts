@@ -1,11 +1,14 @@
 import { openClient, type ListenSource } from './connection.js';
-import { keyOfStored } from './names.js';
+import { parseNotification } from './names.js';
 import type { PgClientLike, PgNotification } from './types.js';
 
 /** What the listener is told by, and tells, its driver. */
 export interface ListenerHooks {
-  /** A release of `key` was notified (or may have been missed): its next waiter tries again. */
-  released(key: string): void;
+  /**
+   * A release of `key` was notified (or may have been missed): its next waiter tries again
+   * (`next`: the waiter a fair lock's server named first in line).
+   */
+  released(key: string, next?: string): void;
   /** The longest pause between reconnect attempts (the engine's `maxRetryDelay`). */
   maxRetryDelay(): number;
 }
@@ -20,7 +23,8 @@ interface Connection {
 /**
  * The release feed over LISTEN/NOTIFY: one dedicated connection per lock instance, opened when a
  * first waiter has to sleep, listening on the lock's channel while any key is watched (UNLISTEN
- * when none is). A notification carries the released key; only watched keys wake a waiter.
+ * when none is). A notification carries the released key (and, from a fair lock, the token of
+ * the waiter first in line); only watched keys wake a waiter.
  *
  * LISTEN is session state: this connection must reach the server directly or through a
  * session-pooling proxy (the statements' pool may use transaction pooling). When it breaks, it
@@ -122,8 +126,8 @@ export class ReleaseListener {
     const client = source.kind === 'borrow' ? source.client : await openClient(source.config, this.#timeoutMs);
     const onNotification = (message: PgNotification): void => {
       if (message.channel !== this.#channel || message.payload === undefined) return;
-      const key = keyOfStored(message.payload);
-      if (this.#watched.has(key)) this.#hooks.released(key);
+      const { key, next } = parseNotification(message.payload);
+      if (this.#watched.has(key)) this.#hooks.released(key, next);
     };
     const onEnd = (): void => this.#lost(connection);
     const onError = (): void => this.#lost(connection);

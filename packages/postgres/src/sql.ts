@@ -1,3 +1,4 @@
+import { fairMigrationSqlFor } from './fair-sql.js';
 import { lockNames, type LockNames } from './names.js';
 
 /** How long a released or expired row is kept before the opportunistic cleanup may delete it, in seconds. */
@@ -87,7 +88,7 @@ CREATE TABLE IF NOT EXISTS ${names.table} (
   fence      bigint      NOT NULL,
   expires_at timestamptz NOT NULL
 ) WITH (fillfactor = 80);
-`;
+${fairMigrationSqlFor(names)}`;
 }
 
 /** {@link migrationSqlFor} of names not validated yet (the channel plays no part). */
