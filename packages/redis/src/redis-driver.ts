@@ -65,6 +65,8 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
   readonly #connection: RedisConnection;
   /** Published with this instance's releases: its subscriber skips them (see release). */
   readonly #instanceId = randomBytes(8).toString('hex');
+  /** Tokens of waiting callers that took a place (fair mode): until they acquire or leave. */
+  readonly #placed = new Set<string>();
   #attached: Attached | undefined;
 
   /**
@@ -122,13 +124,26 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
       if (this.#settings.fair) {
         const { waiters, places } = redisWaitListKeys(keys);
         const waiting = request.waiting === true ? 1 : 0;
-        const reply = await this.#call(scripts.fairAcquire, [keys.lock, keys.fence, waiters, places, token, ttl, this.#keepFence(ttl), waiting, placeMs]);
+        // A caller refused before may have a place: the script then looks at the line even for a
+        // free key (a first attempt takes a free key with a plain SET NX).
+        const placed = this.#placed.has(token) ? 1 : 0;
+        const reply = await this.#call(scripts.fairAcquire, [keys.lock, keys.fence, waiters, places, token, ttl, this.#keepFence(ttl), waiting, placeMs, placed]).catch(
+          (error: unknown) => {
+            if (waiting === 1) this.#placed.add(token); // it may have run
+            throw error;
+          },
+        );
+        if (reply.acquired) {
+          if (placed === 1) this.#placed.delete(token);
+        } else if (waiting === 1) {
+          this.#placed.add(token);
+        }
         result = reply.acquired ? reply : { acquired: false, pttl: reply.retryAfter };
       } else {
         result = await this.#call(scripts.acquire, [keys.lock, keys.fence, token, ttl, this.#keepFence(ttl)]);
       }
     } catch (error) {
-      if (!(error instanceof UnexpectedReplyError)) this.#releaseLater(keys, token);
+      if (!(error instanceof UnexpectedReplyError)) this.#releaseLater(key, keys, token);
       throw error;
     }
     if (result.acquired) return { acquired: true, fencingToken: result.fencingToken, data: keys };
@@ -163,6 +178,7 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
    * first in line for a free lock, the next waiter is told (here at once, elsewhere by message).
    */
   async leave(key: string, token: string): Promise<void> {
+    this.#placed.delete(token);
     const keys = this.keysFor(key);
     const { waiters, places } = redisWaitListKeys(keys);
     const next = await this.#call(scripts.fairLeave, [keys.lock, waiters, places, token, keys.channel, this.#instanceId, this.#open().placeMs]);
@@ -234,10 +250,13 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
   }
 
   #fairReleaseArgs(lock: HeldLock<RedisLockKeys>) {
-    const keys = lock.data;
+    return this.#fairReleaseArgsOf(lock.data, lock.token);
+  }
+
+  #fairReleaseArgsOf(keys: RedisLockKeys, token: string) {
     const { waiters, places } = redisWaitListKeys(keys);
-    const latch = releaseLatchKey(keys, lock.token);
-    return [keys.lock, latch, waiters, places, keys.fence, lock.token, keys.channel, this.#instanceId, this.#latchMs, this.#open().placeMs] as const;
+    const latch = releaseLatchKey(keys, token);
+    return [keys.lock, latch, waiters, places, keys.fence, token, keys.channel, this.#instanceId, this.#latchMs, this.#open().placeMs] as const;
   }
 
   #open(): Attached {
@@ -268,7 +287,16 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
    * that token, sent right behind it on the same connection, undoes it. Best effort, unbounded
    * (it must not overtake the acquire), and harmless when the acquire never ran.
    */
-  #releaseLater(keys: RedisLockKeys, token: string): void {
+  #releaseLater(key: string, keys: RedisLockKeys, token: string): void {
+    if (this.#settings.fair) {
+      scripts.fairRelease
+        .run(this.client, this.#fairReleaseArgsOf(keys, token))
+        .then((reply) => {
+          if (reply.outcome === 'released') this.#attached?.host.released(key, reply.next);
+        })
+        .catch(() => undefined);
+      return;
+    }
     // Published with an empty message: this instance's own waiters must hear of it too.
     const args = [keys.lock, releaseLatchKey(keys, token), token, keys.channel, '', this.#latchMs] as const;
     scripts.release.run(this.client, args).catch(() => undefined);

@@ -29,7 +29,10 @@ export type AcquireArgs =
 /** What `acquire.lua` answered: the new fencing token, or the ms left on the holder's lease. */
 export type AcquireReply = { readonly acquired: true; readonly fencingToken: bigint } | { readonly acquired: false; readonly pttl: number };
 
-/** `fair-acquire.lua`: lock, fence, wait list, places; token, ttl, fence keep, waiting (1/0), place ms. */
+/**
+ * `fair-acquire.lua`: lock, fence, wait list, places; token, ttl, fence keep, waiting (1/0), place
+ * ms, placed (1: the caller was refused before and may have a place; 0: its first attempt).
+ */
 export type FairAcquireArgs = readonly [
   lock: string,
   fence: string,
@@ -40,6 +43,7 @@ export type FairAcquireArgs = readonly [
   keepFence: number,
   waiting: 0 | 1,
   placeMs: number,
+  placed: 0 | 1,
 ];
 
 /** What `fair-acquire.lua` answered: the new fencing token, or ms until the caller should try again. */

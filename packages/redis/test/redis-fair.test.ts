@@ -35,7 +35,7 @@ function open(options: ConstructorParameters<typeof RedisLock>[1] = {}): RedisLo
 async function queueForeignWaiter(key: string, token: string, placeMs: number): Promise<void> {
   const keys = redisLockKeys('dlock', key);
   const { waiters, places } = redisWaitListKeys(keys);
-  const reply = await redisLockScripts.fairAcquire.run(admin, [keys.lock, keys.fence, waiters, places, token, 30_000, 3_630_000, 1, placeMs]);
+  const reply = await redisLockScripts.fairAcquire.run(admin, [keys.lock, keys.fence, waiters, places, token, 30_000, 3_630_000, 1, placeMs, 0]);
   expect((reply as unknown[])[0]).toBe(0); // held by someone: queued, not acquired
 }
 
@@ -87,7 +87,7 @@ describe('fair: the wait list on the server', () => {
     // one's 20 s place would end (places must not stack up behind a waiter that never comes).
     const keys = redisLockKeys('dlock', key);
     const { places } = redisWaitListKeys(keys);
-    const reply = (await redisLockScripts.fairAcquire.run(admin, [keys.lock, keys.fence, waiters, places, 'a'.repeat(32), 30_000, 3_630_000, 1, 3_000])) as [number, number];
+    const reply = (await redisLockScripts.fairAcquire.run(admin, [keys.lock, keys.fence, waiters, places, 'a'.repeat(32), 30_000, 3_630_000, 1, 3_000, 0])) as [number, number];
     expect(reply[0]).toBe(0);
     expect(reply[1]).toBeLessThanOrEqual(1_000);
     // Its place: that second plus the 3 s asked for, from now (the first one's ends within 3 s).
@@ -198,6 +198,34 @@ describe('fair: the wait list on the server', () => {
     expect(pttl).toBeLessThanOrEqual(30_000 + 10_000);
     await holder.release();
     await (await waiting).release();
+    expect(await admin.exists(waiters, places)).toBe(0);
+  });
+  it('the lock value says who may take the key: plain while nobody waits (released as release.lua does), marked once someone does, kept for the first waiter after the release', async () => {
+    const lock = open();
+    const key = uniqueKey();
+    const { lock: lockKey } = redisLockKeys('dlock', key);
+    const alone = (await lock.tryLock(key, { ttl: 30_000 }))!;
+    expect(await admin.get(lockKey)).toBe(alone.token);
+    await alone.release();
+    expect(await admin.exists(lockKey)).toBe(0);
+
+    const holder = (await lock.tryLock(key, { ttl: 30_000 }))!;
+    await queueForeignWaiter(key, 'c'.repeat(32), 20_000);
+    expect(await admin.get(lockKey)).toBe(`${holder.token}+`);
+    expect(await admin.pttl(lockKey)).toBeGreaterThan(25_000); // the lease is kept
+    await lock.renew(holder, 30_000); // a marked holder still renews
+    await holder.release();
+    expect(await admin.get(lockKey)).toBe(`~${'c'.repeat(32)}`);
+    // Kept until the first waiter's (shortened) place ends: maxRetryDelay + 2 s.
+    expect(await admin.pttl(lockKey)).toBeLessThanOrEqual(3_000);
+    expect(await lock.inspect(key)).toBeNull();
+    expect(await lock.tryLock(key)).toBeNull();
+    // The first waiter comes (a re-attempt, with its place) and takes it.
+    const keys = redisLockKeys('dlock', key);
+    const { waiters, places } = redisWaitListKeys(keys);
+    const reply = (await redisLockScripts.fairAcquire.run(admin, [keys.lock, keys.fence, waiters, places, 'c'.repeat(32), 30_000, 3_630_000, 1, 3_000, 1])) as [number, unknown];
+    expect(reply[0]).toBe(1);
+    expect(await admin.get(lockKey)).toBe('c'.repeat(32)); // nobody else waits: unmarked
     expect(await admin.exists(waiters, places)).toBe(0);
   });
 });

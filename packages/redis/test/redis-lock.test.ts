@@ -310,7 +310,7 @@ describe('waiting', () => {
     const client = userClient();
     const local = new RedisLock(client, { fair: false, maxLocalHandOvers: 4 });
     cleanup.push(() => local.close());
-    const remote = open();
+    const remote = open({ fair: false });
     const sent: string[] = [];
     const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
     (client as unknown as { evalsha: typeof evalsha }).evalsha = (...args: unknown[]) => {
@@ -351,6 +351,22 @@ describe('waiting', () => {
     expect(order).toContain('remote');
     expect(order.filter((n) => n.startsWith('local'))).toEqual(['local0', 'local1', 'local2', 'local3', 'local4', 'local5']);
     expect(await admin.exists(names.lock)).toBe(0);
+  });
+
+  it('fair and fair: false instances on one key: a holder a fair waiter marked releases normally, and the fair waiter gets the key at once', async () => {
+    const unfair = open({ fair: false });
+    const fair = open();
+    const key = uniqueKey();
+    const holder = (await unfair.tryLock(key, { ttl: 30_000 }))!;
+    const waiting = fair.lock(key, { ttl: 30_000, waitTimeout: 10_000 });
+    await waitFor(async () => (await admin.get(redisLockKeys('dlock', key).lock)) === `${holder.token}+`, 2_000);
+    await unfair.renew(holder, 30_000);
+    const released = performance.now();
+    await holder.release();
+    const next = await waiting;
+    // Woken by the release message, not by the 30 s lease it was told to wait for.
+    expect(performance.now() - released).toBeLessThan(2_000);
+    await next.release();
   });
 
   it('a lock set without expiry by someone else: inspect says ttl -1, and waiters poll at maxRetryDelay', async () => {

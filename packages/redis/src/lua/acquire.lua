@@ -16,7 +16,8 @@
 local taken
 if ARGV[4] then
   local holder = redis.call('GET', KEYS[1])
-  taken = holder == ARGV[4]
+  -- (a holder a fair waiter marked, '<token>+', see fair-acquire.lua, passes too)
+  taken = holder == ARGV[4] or holder == ARGV[4] .. '+'
   if taken then
     redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   end
@@ -42,7 +43,8 @@ if taken then
   end
   return {1, fence}
 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local value = redis.call('GET', KEYS[1])
+if value == ARGV[1] or value == ARGV[1] .. '+' then
   return {1, redis.call('GET', KEYS[2]) or '0'}
 end
 return {0, redis.call('PTTL', KEYS[1])}

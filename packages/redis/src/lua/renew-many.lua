@@ -11,7 +11,7 @@
 -- ARGV[3i+1],
 -- ARGV[3i+2]
 -- Returns     an array with one entry per lock, in order: 1 when the lock is still held by its
---             token and its lease was reset; 0 when it is not held by that token any more (lost);
+--             token (a fair lock someone waits for: the token and '+') and its lease was reset; 0 when it is not held by that token any more (lost);
 --             an error entry when Redis refused a command on that lock's keys (e.g. WRONGTYPE).
 local n = #KEYS / 2
 local shared = ARGV[1] ~= '0'
@@ -27,7 +27,7 @@ for i = 1, n do
   local held = redis.pcall('GET', lock)
   if type(held) == 'table' and held.err then
     results[i] = held
-  elseif held == token then
+  elseif held == token or held == token .. '+' then
     redis.pcall('PEXPIRE', KEYS[2 * i], keep)
     results[i] = redis.pcall('PEXPIRE', lock, ttl)
   else

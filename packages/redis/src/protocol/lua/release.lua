@@ -14,7 +14,10 @@
 -- Returns  1 when the lock was held by ARGV[1] and is now deleted (and the release published),
 --          or when a run of this same release already did that (the latch is still there);
 --          0 when it was not (expired, or someone else's): nothing is deleted or published.
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+-- A holder a fair waiter marked ('<token>+', see fair-acquire.lua: fair and fair: false instances
+-- on one key) is released too; the message wakes that waiter.
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] or holder == ARGV[1] .. '+' then
   redis.call('DEL', KEYS[1])
   if ARGV[4] ~= '0' then
     redis.call('SET', KEYS[2], '1', 'PX', ARGV[4])
