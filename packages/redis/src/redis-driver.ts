@@ -194,7 +194,10 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
     const keys = lock.data;
     if (this.#settings.fair) {
       const reply = await this.#call(scripts.fairRelease, [...this.#fairReleaseArgs(lock), token, ttl, this.#keepFence(ttl)]);
-      if (reply.outcome === 'handed-over') return { acquired: true, fencingToken: reply.fencingToken, data: keys };
+      if (reply.outcome === 'handed-over') {
+        this.#placed.delete(token);
+        return { acquired: true, fencingToken: reply.fencingToken, data: keys };
+      }
       if (reply.outcome === 'not-held') return { acquired: false, retryAfter: -1 };
       this.#open().host.released(lock.key, reply.next);
       return { acquired: false, released: true };
