@@ -1,6 +1,7 @@
-// The CI-sized safety run, part 4: read-write locks, semaphores and elections (real Redis and
-// etcd, real worker processes). Each primitive runs plain contention and one holder fault here
-// (about 45 s in all); `pnpm safety --primitive rw,semaphore,election` runs every row.
+// The CI-sized safety run, part 4: read-write locks, semaphores and elections (real Redis, etcd
+// and PostgreSQL, real worker processes). Each primitive runs plain contention and one holder
+// fault here, PostgreSQL's plain contention only (about 55 s in all); `pnpm safety --primitive
+// rw,semaphore,election` runs every row.
 //
 // RedisReadWriteLock and RedisSemaphore are not in this file: a waiter that gives up just before
 // close() leaves its place in the server's wait list behind (the engine's leave is not awaited
@@ -26,6 +27,10 @@ describe('safety: read-write locks', () => {
     expect(row.verdict!.acquisitions, detail).toBeGreaterThanOrEqual(20);
   }, ROW_TIMEOUT);
   it('etcd: holder SIGKILLed: its share taken after the lease, not before', () => expectRow('etcd-rw', 'holder-killed'), ROW_TIMEOUT);
+  it('postgres: readers and writers contend through the claims table, no writer overlaps anyone, no row left', async () => {
+    const { row, detail } = await expectRow('postgres-rw', 'contention');
+    expect(row.verdict!.acquisitions, detail).toBeGreaterThanOrEqual(20);
+  }, ROW_TIMEOUT);
 });
 
 describe('safety: semaphores', () => {
@@ -34,6 +39,7 @@ describe('safety: semaphores', () => {
     const { row, detail } = await expectRow('etcd-semaphore', 'holder-paused');
     expect(row.verdict!.staleRejected, detail).toBeGreaterThan(0);
   }, ROW_TIMEOUT);
+  it('postgres: 1 or 2 permits of 3 through the claims table, never more than 3 held at once, no row left', () => expectRow('postgres-semaphore', 'contention'), ROW_TIMEOUT);
 });
 
 describe('safety: elections', () => {

@@ -28,6 +28,26 @@ const etcdPrimitive =
     return { lock, close: closeLock(lock) };
   };
 
+/**
+ * A `@dlock/postgres` class from `exportName`, over a connection string: it creates its pool and
+ * its LISTEN connection, and ends both on close. The row's tables are created here (`migrate()`
+ * of the class built: the mutex's lock table, or the claims tables of the read-write lock and the
+ * semaphore; it is idempotent and safe from every worker at once).
+ */
+const postgresPrimitive =
+  (exportName) =>
+  async ({ module, connection, options }) => {
+    const url = `postgres://${connection.user}@${connection.host}:${connection.port}/${connection.database}`;
+    const lock = new (await import(module))[exportName](url, options);
+    try {
+      await lock.migrate();
+    } catch (error) {
+      await lock.close().catch(() => undefined);
+      throw error;
+    }
+    return { lock, close: closeLock(lock) };
+  };
+
 /** @type {Record<string, (spec: any) => Promise<{ lock: any, close: () => Promise<void> }>>} */
 export const adapters = {
   /** `@dlock/redis`: one `RedisLock` per process, ioredis options (it owns and closes the client). */
@@ -59,23 +79,8 @@ export const adapters = {
     return { lock, close: closeLock(lock) };
   },
 
-  /**
-   * `@dlock/postgres` `PostgresLock` from a connection string: it creates its pool and its
-   * LISTEN connection, and ends both on close. The row's table is created here (`migrate()` is
-   * idempotent and safe from every worker at once).
-   */
-  async postgres({ module, connection, options }) {
-    const { PostgresLock } = await import(module);
-    const url = `postgres://${connection.user}@${connection.host}:${connection.port}/${connection.database}`;
-    const lock = new PostgresLock(url, options);
-    try {
-      await lock.migrate();
-    } catch (error) {
-      await lock.close().catch(() => undefined);
-      throw error;
-    }
-    return { lock, close: closeLock(lock) };
-  },
+  /** `@dlock/postgres` `PostgresLock`. */
+  postgres: postgresPrimitive('PostgresLock'),
 
   'redis-rw': redisPrimitive('RedisReadWriteLock'),
   'redis-semaphore': redisPrimitive('RedisSemaphore'),
@@ -83,4 +88,6 @@ export const adapters = {
   'etcd-rw': etcdPrimitive('EtcdReadWriteLock'),
   'etcd-semaphore': etcdPrimitive('EtcdSemaphore'),
   'etcd-election': etcdPrimitive('EtcdElection'),
+  'postgres-rw': postgresPrimitive('PostgresReadWriteLock'),
+  'postgres-semaphore': postgresPrimitive('PostgresSemaphore'),
 };

@@ -48,7 +48,7 @@ export interface BackendSpec {
   waitPlaceMs?: number;
   /** Lock options for workers: a fresh prefix per row keeps rows apart on shared servers. */
   lockOptions(prefix: string): Record<string, unknown>;
-  /** A unique prefix in this backend's key syntax (for PostgreSQL: the name of a lock table of its own). */
+  /** A unique prefix in this backend's key syntax (for PostgreSQL: the `table` option, tables of the row's own). */
   prefix(): string;
   /** Starts the servers: `single` (one server, or the Redlock node set) or an etcd `cluster`. */
   deploy(topology: 'single' | 'cluster'): Promise<Deployment>;
@@ -129,12 +129,31 @@ async function deployEtcd(topology: 'single' | 'cluster'): Promise<Deployment> {
 }
 
 /**
- * One PostgreSQL server. Each row's workers use a lock table of their own (named by the row's
- * prefix, created by the first worker's `migrate()`); its lock keys are the rows whose lease has
- * not ended (a released row stays, with its lease ended, until a later acquire reuses or deletes
- * it: that is not a leak).
+ * The live rows of a row's PostgreSQL table(s), by key: what `lockKeys` reports. `table` is the
+ * row's prefix (the lock's `table` option).
  */
-async function deployPostgres(): Promise<Deployment> {
+type LiveRowsSql = (table: string) => string;
+
+/**
+ * `PostgresLock`'s rows whose lease has not ended (a released row stays, with its lease ended,
+ * until a later acquire reuses or deletes it: that is not a leak).
+ */
+const liveLocks: LiveRowsSql = (table) => `SELECT key FROM "${table}" WHERE expires_at > now()`;
+
+/**
+ * The claims table of `PostgresReadWriteLock` and `PostgresSemaphore` (`<table>_claims`): its
+ * holders and waiters' places whose lease or place has not ended. Releases and departures delete
+ * their rows; ended ones are purged by the next acquire of the key or the cleanup, so they are
+ * not leaks. Each shows as `key (its claim)` or `key (waiting)`.
+ */
+const liveClaims: LiveRowsSql = (table) =>
+  `SELECT key || ' (' || CASE WHEN fence IS NULL THEN 'waiting' ELSE kind END || ')' FROM "${table}_claims" WHERE expires_at > now()`;
+
+/**
+ * One PostgreSQL server. Each row's workers use tables of their own (named by the row's prefix,
+ * created by the workers' `migrate()`); its lock keys are the live rows `liveRows` finds.
+ */
+async function deployPostgres(liveRows: LiveRowsSql): Promise<Deployment> {
   const server = await startPostgres();
   return {
     servers: [server],
@@ -143,7 +162,7 @@ async function deployPostgres(): Promise<Deployment> {
     async lockKeys(table) {
       if (!isUp(server)) return [];
       // The table may not exist when no worker got as far as migrate(): then no key is left.
-      const keys = await queryFirstColumn(server.port, `SELECT key FROM "${table}" WHERE expires_at > now()`).catch((error: unknown) => {
+      const keys = await queryFirstColumn(server.port, liveRows(table)).catch((error: unknown) => {
         if (error instanceof Error && / 42P01: /.test(error.message)) return [];
         throw error;
       });
@@ -155,8 +174,15 @@ async function deployPostgres(): Promise<Deployment> {
   };
 }
 
-/** How long Redis keeps a silent waiter's place beyond its retry delay: `waitListPlaceMs` at the default `maxRetryDelay`. */
-const REDIS_WAIT_PLACE_MS = 3_000;
+/** A table per row: letters, digits and `_` (the PostgreSQL classes' identifier rule). */
+const postgresPrefix = (): string => uniquePrefix().replaceAll('-', '_');
+
+/**
+ * How long a server-side wait list (Redis, and the PostgreSQL claims table) keeps a silent
+ * waiter's place beyond its retry delay: core's `waitListPlaceMs` at the default `maxRetryDelay`
+ * (1 s), that is 1 s + 2 s.
+ */
+const WAIT_LIST_PLACE_MS = 3_000;
 
 const etcdOptions = (prefix: string): Record<string, unknown> => ({ prefix, callTimeout: 1_000, leaseIdleTimeout: 0 });
 
@@ -173,7 +199,7 @@ function redisPrimitive(id: BackendId, primitive: Primitive, exportName: string)
     exportName,
     fencing: 'strict',
     minTtlMs: 1,
-    ...(primitive === 'election' ? {} : { waitPlaceMs: REDIS_WAIT_PLACE_MS }),
+    ...(primitive === 'election' ? {} : { waitPlaceMs: WAIT_LIST_PLACE_MS }),
     prefix: uniquePrefix,
     lockOptions: (prefix) => ({ prefix }),
     deploy: () => deployRedis(1),
@@ -183,6 +209,25 @@ function redisPrimitive(id: BackendId, primitive: Primitive, exportName: string)
 /** etcd with the read-write lock, the semaphore or the election, built like `EtcdMutex`. */
 function etcdPrimitive(id: BackendId, primitive: Primitive, exportName: string): BackendSpec {
   return { id, primitive, pkg: 'etcd', exportName, fencing: 'strict', minTtlMs: 2_000, prefix: () => `${uniquePrefix()}/`, lockOptions: etcdOptions, deploy: deployEtcd };
+}
+
+/**
+ * PostgreSQL with the read-write lock or the semaphore, in the claims table `<prefix>_claims`.
+ * Waiters keep places there (rows without a fence) as long as Redis's wait list keeps them.
+ */
+function postgresPrimitive(id: BackendId, primitive: Primitive, exportName: string): BackendSpec {
+  return {
+    id,
+    primitive,
+    pkg: 'postgres',
+    exportName,
+    fencing: 'strict',
+    minTtlMs: 1,
+    waitPlaceMs: WAIT_LIST_PLACE_MS,
+    prefix: postgresPrefix,
+    lockOptions: (table) => ({ table }),
+    deploy: () => deployPostgres(liveClaims),
+  };
 }
 
 /** The backends the checker knows, in report order: the mutexes, then the other primitives. */
@@ -195,7 +240,7 @@ export const backends: readonly BackendSpec[] = [
     fencing: 'strict',
     minTtlMs: 1,
     // Fair by default: its waiters keep places in the key's wait list too.
-    waitPlaceMs: REDIS_WAIT_PLACE_MS,
+    waitPlaceMs: WAIT_LIST_PLACE_MS,
     prefix: uniquePrefix,
     lockOptions: (prefix) => ({ prefix }),
     deploy: () => deployRedis(1),
@@ -242,15 +287,16 @@ export const backends: readonly BackendSpec[] = [
     exportName: 'PostgresLock',
     fencing: 'strict',
     minTtlMs: 1,
-    // A table per row: letters, digits and `_` (the lock's identifier rule).
-    prefix: () => uniquePrefix().replaceAll('-', '_'),
+    prefix: postgresPrefix,
     lockOptions: (table) => ({ table }),
-    deploy: () => deployPostgres(),
+    deploy: () => deployPostgres(liveLocks),
   },
   redisPrimitive('redis-rw', 'rw', 'RedisReadWriteLock'),
   etcdPrimitive('etcd-rw', 'rw', 'EtcdReadWriteLock'),
+  postgresPrimitive('postgres-rw', 'rw', 'PostgresReadWriteLock'),
   redisPrimitive('redis-semaphore', 'semaphore', 'RedisSemaphore'),
   etcdPrimitive('etcd-semaphore', 'semaphore', 'EtcdSemaphore'),
+  postgresPrimitive('postgres-semaphore', 'semaphore', 'PostgresSemaphore'),
   redisPrimitive('redis-election', 'election', 'RedisElection'),
   etcdPrimitive('etcd-election', 'election', 'EtcdElection'),
 ];

@@ -1,7 +1,7 @@
 // Faults in the servers: paused, killed and restarted empty or with its data, a Redlock
 // minority, an etcd leader.
 import type { Acquisition, Finding } from './types.js';
-import { type Scenario, basePlan, failure, firstGrantAfter, info, ms, resumed, sleep, ttlFor, waitUntil } from './scenario.js';
+import { type Scenario, basePlan, failure, firstGrantAfter, info, ms, resumed, sleep, takeoverOf, ttlFor, waitUntil } from './scenario.js';
 
 /**
  * SIGSTOP the server (Redis, or the single etcd member) for 1.5 TTL, then SIGCONT it, at two
@@ -154,7 +154,7 @@ const serverRestarted: Scenario = {
   id: 'server-restarted',
   title: 'server killed and restarted with its data while held',
   notFor: (backend) =>
-    backend.id === 'postgres'
+    backend.pkg === 'postgres'
       ? undefined
       : 'for servers that keep their data across a crash: Redis restarts empty (restart-empty), etcd is restarted in etcd-leader-kill',
   plan: (backend) => {
@@ -204,8 +204,12 @@ const serverRestarted: Scenario = {
         if (next === undefined || next.grantedAt - restartedAt > plan.holdMs[1] + 5_000) {
           findings.push(failure(`locking did not resume within ${ms(plan.holdMs[1] + 5_000)} after the server was restarted (${down})`));
         }
-        if (next !== undefined && x.validUntilAtLeast !== undefined && next.grantedAt < x.validUntilAtLeast) {
-          findings.push(failure(`${next.id} was granted ${x.key} ${ms(x.validUntilAtLeast - next.grantedAt)} before ${x.id}'s first lease ended: the restart lost a committed lease`));
+        // The first grant that needed the holder's share (a reader may join a reader, permits may be left).
+        const takeover = takeoverOf(pool.acquisitions, x, killedAt);
+        if (takeover !== undefined && x.validUntilAtLeast !== undefined && takeover.grantedAt < x.validUntilAtLeast) {
+          findings.push(
+            failure(`${takeover.id} was granted ${x.key} ${ms(x.validUntilAtLeast - takeover.grantedAt)} before ${x.id}'s first lease ended: the restart lost a committed lease`),
+          );
         }
         if (next !== undefined && next.fence <= x.fence) {
           findings.push(failure(`${next.id} got fence ${next.fence} after the restart, not above ${x.id}'s ${x.fence}`));

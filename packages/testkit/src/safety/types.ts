@@ -8,6 +8,8 @@ export type BackendId =
   | 'etcd-mutex'
   | 'etcd-lock'
   | 'postgres'
+  | 'postgres-rw'
+  | 'postgres-semaphore'
   | 'redis-rw'
   | 'redis-semaphore'
   | 'redis-election'
