@@ -69,4 +69,21 @@ describe('KeyQueue.notify with the tokens a release admits', () => {
     expect(queue.enqueue('k', undefined, 'mine').missed).toBe(false);
     expect(queue.enqueue('k2', undefined, 'y').missed).toBe(true);
   });
+  it('an unnamed release that found nobody queued ends the first sleep of a caller whose attempt it may have overtaken, not of a later one', async () => {
+    const queue = new KeyQueue();
+    const before = queue.epoch; // read before the attempt is sent
+    queue.notify('k'); // released while the attempt was on its way (nobody queued here)
+    queue.notify('k3');
+    const after = queue.epoch; // a caller whose attempt started after the release
+    const overtaken = queue.enqueue('k', undefined, 't1', before);
+    expect(overtaken.missed).toBe(true);
+    const startedAt = performance.now();
+    await overtaken.sleep(60_000);
+    expect(performance.now() - startedAt).toBeLessThan(1_000);
+    expect(queue.enqueue('k', undefined, 't2', after).missed).toBe(false);
+    expect(queue.enqueue('k2', undefined, 't3', before).missed).toBe(false); // another key
+    // Without an epoch (the keyed mutex, etcd's slots) nothing changes.
+    expect(queue.enqueue('k', undefined, 't4').missed).toBe(false);
+    queue.wakeAll();
+  });
 });

@@ -36,6 +36,9 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
   // when the ticket joins (see `KeyQueue.notify`); without a feed (the driver calls `released`
   // itself) the waiter checks once more after it queued.
   let ticket: QueueTicket<Handle<D>> | undefined;
+  // Releases that found nobody queued here are counted: one during the first attempt wakes the
+  // ticket as soon as it is queued (a release feed that does not name the next caller).
+  let since = core.queue.epoch;
   let tracked: (() => void) | undefined;
   let watching = false;
   let acquired = false;
@@ -46,6 +49,7 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
       if (tryNow) {
         signal?.throwIfAborted();
         if (ticket) ticket.woken = false;
+        else since = core.queue.epoch;
         try {
           placed = waitList;
           const attempt = await core.attempt(key, token, ttl, signal, claim, true);
@@ -64,7 +68,7 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
           nap = core.backOff(outage, error, key);
         }
       }
-      ticket ??= enqueue(core, call);
+      ticket ??= enqueue(core, call, since);
       // Subscribe once the backend answers: during an outage the subscription would only fail too.
       if (!watching && !outage.active) {
         // Closed while the attempt was answered: a subscription now would only wait for a closed client.
@@ -115,8 +119,8 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
 }
 
 /** Queues `call` locally: its place among this engine's waiters of the key, open to hand-over. */
-function enqueue<D>(core: EngineCore<D>, call: LockCall): QueueTicket<Handle<D>> {
-  const ticket = core.queue.enqueue(call.key, core.ordersClaims ? call.claim : undefined, call.token);
+function enqueue<D>(core: EngineCore<D>, call: LockCall, since: number): QueueTicket<Handle<D>> {
+  const ticket = core.queue.enqueue(call.key, core.ordersClaims ? call.claim : undefined, call.token, since);
   offerHandOver(ticket, { token: call.token, ttl: call.ttl });
   return ticket;
 }

@@ -31,9 +31,25 @@ export class KeyQueue<G = unknown> {
   readonly #pending = new Set<string>();
   /** Per key, the names of the last release that found none of them queued here (see #keepNamed). */
   readonly #named = new Map<string, string | readonly string[]>();
+  /** Per key, the {@link epoch} of the last unnamed release that found nobody queued here. */
+  readonly #unheard = new Map<string, number>();
+  #epoch = 0;
 
-  /** Joins the queue of `key`; the ticket stays in place across sleeps until it leaves. */
-  enqueue(key: string, claim?: Claim, token?: string): QueueTicket<G> {
+  /**
+   * A count of the unnamed releases that found nobody queued: read it before an attempt and pass
+   * it to {@link enqueue}, so that a release that came while the attempt was on its way (and may
+   * not be in its answer) wakes the ticket at once.
+   */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /**
+   * Joins the queue of `key`; the ticket stays in place across sleeps until it leaves. `since`:
+   * the {@link epoch} read before the caller's attempt; a release of the key after it, or one
+   * that named `token`, ends the ticket's first sleep at once.
+   */
+  enqueue(key: string, claim?: Claim, token?: string, since?: number): QueueTicket<G> {
     let queue = this.#queues.get(key);
     if (queue === undefined) {
       queue = [];
@@ -46,6 +62,8 @@ export class KeyQueue<G = unknown> {
       this.#named.delete(key);
       ticket.missed = true;
     }
+    const unheard = since === undefined ? undefined : this.#unheard.get(key);
+    if (unheard !== undefined && unheard > since!) ticket.missed = true;
     return ticket;
   }
 
@@ -79,6 +97,7 @@ export class KeyQueue<G = unknown> {
     const queue = this.#queues.get(key);
     if (queue === undefined) {
       if (next !== undefined) this.#keepNamed(key, next);
+      else this.#keepUnheard(key);
       return;
     }
     if (next !== undefined) {
@@ -160,6 +179,17 @@ export class KeyQueue<G = unknown> {
    * name and the ticket's first sleep ends at once. Most names are other processes' callers:
    * one entry per key, the latest, and at most {@link MAX_NAMED_KEYS} keys.
    */
+  /**
+   * A release nobody here was queued for: callers whose attempt is on its way may have been
+   * answered before it. Kept for as many keys as named releases (the most recent; a caller's
+   * window is one round trip).
+   */
+  #keepUnheard(key: string): void {
+    this.#unheard.delete(key);
+    if (this.#unheard.size >= MAX_NAMED_KEYS) this.#unheard.delete(this.#unheard.keys().next().value!);
+    this.#unheard.set(key, ++this.#epoch);
+  }
+
   #keepNamed(key: string, next: string | readonly string[]): void {
     if (typeof next !== 'string' && next.length === 0) return;
     this.#named.delete(key);
