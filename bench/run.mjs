@@ -38,7 +38,7 @@ const needs = {
   redis: sections.some((s) => ['uncontended', 'hot', 'watchdog', 'registration', 'semaphore', 'rw', 'fairness'].includes(s.id)),
   redisNodes: sections.some((s) => ['redlock', 'registration', 'fairness'].includes(s.id)),
   etcd: sections.some((s) => ['uncontended', 'etcd-hot', 'registration', 'fairness'].includes(s.id)),
-  postgres: sections.some((s) => ['postgres', 'fairness'].includes(s.id)),
+  postgres: sections.some((s) => ['postgres', 'semaphore', 'rw', 'fairness'].includes(s.id)),
 };
 
 const started = Date.now();

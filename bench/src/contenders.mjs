@@ -42,6 +42,13 @@ export const contenders = {
     label: () => "raw loop over dlock's semaphore Lua scripts + pub/sub",
     create: async (o) => (await import('./raw/redis-claims.mjs')).rawRedisSemaphore(o),
   },
+  'raw-postgres-semaphore': {
+    kind: 'raw',
+    server: 'postgres',
+    pkg: '@dlock/postgres',
+    label: () => "raw loop over dlock's PostgreSQL admission function + LISTEN",
+    create: async (o) => (await import('./raw/postgres-claims.mjs')).rawPostgresSemaphore(o),
+  },
   'raw-redlock': { kind: 'raw', server: 'redisNodes', label: () => 'raw: quorum SET NX PX + pub/sub', create: rawRedlock },
 
   'dlock-redis': {
@@ -93,6 +100,20 @@ export const contenders = {
     pkg: '@dlock/postgres',
     label: (variant) => (variant === 'nohandover' ? 'dlock PostgresLock (maxLocalHandOvers 0)' : 'dlock PostgresLock'),
     create: async (o) => (await import('./dlock/postgres.mjs')).dlockPostgres(o),
+  },
+  'dlock-postgres-semaphore': {
+    server: 'postgres',
+    kind: 'dlock',
+    pkg: '@dlock/postgres',
+    label: () => 'dlock PostgresSemaphore',
+    create: async (o) => (await import('./dlock/postgres-claims.mjs')).dlockPostgresSemaphore(o),
+  },
+  'dlock-postgres-rw': {
+    server: 'postgres',
+    kind: 'dlock',
+    pkg: '@dlock/postgres',
+    label: () => 'dlock PostgresReadWriteLock',
+    create: async (o) => (await import('./dlock/postgres-claims.mjs')).dlockPostgresRW(o),
   },
 
   redlock4: {

@@ -165,7 +165,10 @@ export function plan(p) {
     // Semaphores and read-write locks (issue 14): the sections are in plan-claims.mjs.
     { id: 'semaphore', run: async (ctx) => (await import('./plan-claims.mjs')).semaphoreUncontended(ctx, p) },
     { id: 'semaphore', run: async (ctx) => (await import('./plan-claims.mjs')).semaphoreHot(ctx, p) },
+    { id: 'semaphore', run: async (ctx) => (await import('./plan-claims.mjs')).semaphoreUncontendedPostgres(ctx) },
+    { id: 'semaphore', run: async (ctx) => (await import('./plan-claims.mjs')).semaphoreHotPostgres(ctx) },
     { id: 'rw', run: async (ctx) => (await import('./plan-claims.mjs')).readMostlyRedis(ctx, p) },
+    { id: 'rw', run: async (ctx) => (await import('./plan-claims.mjs')).readMostlyPostgres(ctx, p) },
     // Hot-key fairness across processes (issue 19): workloads/fairness.mjs.
     { id: 'fairness', run: async (ctx) => (await import('./workloads/fairness.mjs')).fairness(ctx, p) },
   ];
