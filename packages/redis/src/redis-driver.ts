@@ -122,12 +122,11 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
     let result: AcquireReply;
     try {
       if (this.#settings.fair) {
-        const { waiters, places } = redisWaitListKeys(keys);
         const waiting = request.waiting === true ? 1 : 0;
         // A caller refused before may have a place: the script then looks at the line even for a
         // free key (a first attempt takes a free key with a plain SET NX).
         const placed = this.#placed.has(token) ? 1 : 0;
-        const reply = await this.#call(scripts.fairAcquire, [keys.lock, keys.fence, waiters, places, token, ttl, this.#keepFence(ttl), waiting, placeMs, placed]).catch(
+        const reply = await this.#call(scripts.fairAcquire, [keys.lock, token, ttl, this.#keepFence(ttl), waiting, placeMs, placed]).catch(
           (error: unknown) => {
             if (waiting === 1) this.#placed.add(token); // it may have run
             throw error;
@@ -257,9 +256,7 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
   }
 
   #fairReleaseArgsOf(keys: RedisLockKeys, token: string) {
-    const { waiters, places } = redisWaitListKeys(keys);
-    const latch = releaseLatchKey(keys, token);
-    return [keys.lock, latch, waiters, places, keys.fence, token, keys.channel, this.#instanceId, this.#latchMs, this.#open().placeMs] as const;
+    return [keys.lock, token, this.#instanceId, this.#latchMs, this.#open().placeMs] as const;
   }
 
   #open(): Attached {

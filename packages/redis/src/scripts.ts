@@ -30,14 +30,12 @@ export type AcquireArgs =
 export type AcquireReply = { readonly acquired: true; readonly fencingToken: bigint } | { readonly acquired: false; readonly pttl: number };
 
 /**
- * `fair-acquire.lua`: lock, fence, wait list, places; token, ttl, fence keep, waiting (1/0), place
- * ms, placed (1: the caller was refused before and may have a place; 0: its first attempt).
+ * `fair-acquire.lua`: lock; token, ttl, fence keep, waiting (1/0), place ms, placed (1: the caller
+ * was refused before and may have a place; 0: its first attempt). The fence counter and the wait
+ * list are named after the lock key in the script.
  */
 export type FairAcquireArgs = readonly [
   lock: string,
-  fence: string,
-  waiters: string,
-  places: string,
   token: string,
   ttl: number,
   keepFence: number,
@@ -49,15 +47,13 @@ export type FairAcquireArgs = readonly [
 /** What `fair-acquire.lua` answered: the new fencing token, or ms until the caller should try again. */
 export type FairAcquireReply = { readonly acquired: true; readonly fencingToken: bigint } | { readonly acquired: false; readonly retryAfter: number };
 
-/** The keys and arguments every `fair-release.lua` call has: lock, latch, wait list, places, fence; token, channel, instance id, latch ms, place ms. */
+/**
+ * The key and arguments every `fair-release.lua` call has: lock; token, instance id, latch ms,
+ * place ms (the channel, latch, fence counter and wait list are named after the lock key).
+ */
 type FairReleaseBase = readonly [
   lock: string,
-  latch: string,
-  waiters: string,
-  places: string,
-  fence: string,
   token: string,
-  channel: string,
   instanceId: string,
   latchMs: number,
   placeMs: number,
@@ -95,7 +91,7 @@ export const scripts = Object.freeze({
   fairAcquire: defineScript<FairAcquireArgs, FairAcquireReply>({
     name: 'fair-acquire',
     source: fairAcquireLua,
-    keys: 4,
+    keys: 1,
     parse: (reply) => {
       const [taken, value] = tuple(reply, 2);
       return flag(taken, 'acquired')
@@ -106,7 +102,7 @@ export const scripts = Object.freeze({
   fairRelease: defineScript<FairReleaseArgs, FairReleaseReply>({
     name: 'fair-release',
     source: fairReleaseLua,
-    keys: 5,
+    keys: 1,
     parse: (reply) => {
       const [outcome, value] = tuple(reply, 2);
       const code = integer(outcome, 'outcome');

@@ -35,7 +35,7 @@ function open(options: ConstructorParameters<typeof RedisLock>[1] = {}): RedisLo
 async function queueForeignWaiter(key: string, token: string, placeMs: number): Promise<void> {
   const keys = redisLockKeys('dlock', key);
   const { waiters, places } = redisWaitListKeys(keys);
-  const reply = await redisLockScripts.fairAcquire.run(admin, [keys.lock, keys.fence, waiters, places, token, 30_000, 3_630_000, 1, placeMs, 0]);
+  const reply = await redisLockScripts.fairAcquire.run(admin, [keys.lock, token, 30_000, 3_630_000, 1, placeMs, 0]);
   expect((reply as unknown[])[0]).toBe(0); // held by someone: queued, not acquired
 }
 
@@ -87,7 +87,7 @@ describe('fair: the wait list on the server', () => {
     // one's 20 s place would end (places must not stack up behind a waiter that never comes).
     const keys = redisLockKeys('dlock', key);
     const { places } = redisWaitListKeys(keys);
-    const reply = (await redisLockScripts.fairAcquire.run(admin, [keys.lock, keys.fence, waiters, places, 'a'.repeat(32), 30_000, 3_630_000, 1, 3_000, 0])) as [number, number];
+    const reply = (await redisLockScripts.fairAcquire.run(admin, [keys.lock, 'a'.repeat(32), 30_000, 3_630_000, 1, 3_000, 0])) as [number, number];
     expect(reply[0]).toBe(0);
     expect(reply[1]).toBeLessThanOrEqual(1_000);
     // Its place: that second plus the 3 s asked for, from now (the first one's ends within 3 s).
@@ -223,7 +223,7 @@ describe('fair: the wait list on the server', () => {
     // The first waiter comes (a re-attempt, with its place) and takes it.
     const keys = redisLockKeys('dlock', key);
     const { waiters, places } = redisWaitListKeys(keys);
-    const reply = (await redisLockScripts.fairAcquire.run(admin, [keys.lock, keys.fence, waiters, places, 'c'.repeat(32), 30_000, 3_630_000, 1, 3_000, 1])) as [number, unknown];
+    const reply = (await redisLockScripts.fairAcquire.run(admin, [keys.lock, 'c'.repeat(32), 30_000, 3_630_000, 1, 3_000, 1])) as [number, unknown];
     expect(reply[0]).toBe(1);
     expect(await admin.get(lockKey)).toBe('c'.repeat(32)); // nobody else waits: unmarked
     expect(await admin.exists(waiters, places)).toBe(0);

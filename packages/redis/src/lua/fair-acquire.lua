@@ -9,11 +9,12 @@
 -- A caller that waits takes (or keeps) a place at the end of the line. The key is absent while
 -- others wait only after a lease or a reservation expired (a holder or a first waiter died): then
 -- whoever comes first takes it, and the line's order resumes with the next release.
--- KEYS[1]  the lock key
--- KEYS[2]  the key's fence counter (as in acquire.lua)
--- KEYS[3]  the wait list: sorted set, waiting token -> arrival number (FIFO order)
--- KEYS[4]  the places: sorted set, waiting token -> end of its place (server time, ms); a waiter
---          that stops coming back (its process died) loses its place then
+-- KEYS[1]  the lock key. The others are named after it, under its hash tag (so that the call
+--          carries one key: the uncontended path costs what acquire.lua does):
+--          <lock>:fence, the key's fence counter (as in acquire.lua);
+--          <lock>:waiters, the wait list: sorted set, waiting token -> arrival number (FIFO order);
+--          <lock>:places, sorted set, waiting token -> end of its place (server time, ms); a
+--          waiter that stops coming back (its process died) loses its place then
 -- ARGV[1]  the caller's token;  ARGV[2] the lease in ms (an integer >= 1)
 -- ARGV[3]  how long the fence counter is kept, in ms: the lease plus the fence retention
 -- ARGV[4]  1: the caller waits (its place is taken or kept when not granted); 0: a single attempt,
@@ -28,8 +29,27 @@
 --          end, at most 1000 (-1: unknown). The cap keeps places from stacking up: a place lasts
 --          the retry delay plus ARGV[5], so waiters told to wait for a dead first waiter's place
 --          would otherwise each outlast the one before them by ARGV[5].
-local lock, fenceKey, queue, places = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local lock = KEYS[1]
+local fenceKey = lock .. ':fence'
 local token = ARGV[1]
+
+-- The uncontended path first, before anything else is set up: one SET NX (a first attempt cannot
+-- have a place to give up).
+if ARGV[6] == '0' and redis.call('SET', lock, token, 'NX', 'PX', ARGV[2]) then
+  local f = redis.call('INCR', fenceKey)
+  if f == 1 then
+    -- A missing counter starts at the server's clock in microseconds (see acquire.lua).
+    local t = redis.call('TIME')
+    f = t[1] .. string.format('%06d', tonumber(t[2]))
+    redis.call('SET', fenceKey, f, 'PX', ARGV[3])
+  else
+    redis.call('PEXPIRE', fenceKey, ARGV[3])
+    if f >= 9007199254740992 then f = redis.call('GET', fenceKey) end
+  end
+  return {1, f}
+end
+
+local queue, places = lock .. ':waiters', lock .. ':places'
 
 local function clock()
   local t = redis.call('TIME')
@@ -48,11 +68,6 @@ local function fence()
     if f >= 9007199254740992 then f = redis.call('GET', fenceKey) end
   end
   return f
-end
-
--- The uncontended path: one SET NX (a first attempt cannot have a place to give up).
-if ARGV[6] == '0' and redis.call('SET', lock, token, 'NX', 'PX', ARGV[2]) then
-  return {1, fence()}
 end
 
 local value = redis.call('GET', lock)

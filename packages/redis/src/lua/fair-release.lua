@@ -4,39 +4,38 @@
 -- caller's own instance when the caller names it and it is first in line (a hand-over, new fence);
 -- otherwise it keeps the key for the first waiter ('~<first>', until that waiter's place ends) and
 -- publishes its token, so that only that waiter tries. Safe to run twice, as release.lua (a latch).
--- KEYS[1]  the lock key
--- KEYS[2]  the release latch of this token: <lock key>:released:<token>
--- KEYS[3]  the wait list (sorted set, token -> arrival number)
--- KEYS[4]  the places (sorted set, token -> end of its place, server ms)
--- KEYS[5]  the key's fence counter (as in acquire.lua)
+-- KEYS[1]  the lock key. The others are named after it, under its hash tag: <lock>:released (the
+--          release channel), <lock>:released:<token> (this token's release latch), <lock>:fence,
+--          <lock>:waiters and <lock>:places (see fair-acquire.lua)
 -- ARGV[1]  the releasing holder's token
--- ARGV[2]  the key's release channel
--- ARGV[3]  the releasing instance's id: the message is '<id> <first waiter's token>', or '<id>'
+-- ARGV[2]  the releasing instance's id: the message is '<id> <first waiter's token>', or '<id>'
 --          when nobody waits (its own instance has woken that waiter already, and skips it)
--- ARGV[4]  how long the latch is kept, in ms
--- ARGV[5]  how long the first waiter's place (and the key kept for it) lasts from now at most, in
+-- ARGV[3]  how long the latch is kept, in ms
+-- ARGV[4]  how long the first waiter's place (and the key kept for it) lasts from now at most, in
 --          ms: it is told now and comes at once, unless its process died (then the callers behind
 --          it wait no longer)
--- ARGV[6]  optional, a hand-over: the token of a waiter of the caller's instance, taken only if it
---          is first in line; ARGV[7] its lease in ms, ARGV[8] how long the fence counter is kept
+-- ARGV[5]  optional, a hand-over: the token of a waiter of the caller's instance, taken only if it
+--          is first in line; ARGV[6] its lease in ms, ARGV[7] how long the fence counter is kept
 -- Returns  {2, fence} when handed over to ARGV[6] (its new fencing token; nothing is published);
 --          {1, first} when released (or a run of this same release did that): first is the token
 --          of the first waiter with a kept place, '' if none;
 --          {0, ''} when the lock was not held by ARGV[1] (nothing changes).
-local lock, latch, queue, places, fenceKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local token = ARGV[1]
+local lock, token = KEYS[1], ARGV[1]
+local channel = lock .. ':released'
+local latch = channel .. ':' .. token
 local value = redis.call('GET', lock)
 if value == token then
   -- Nobody waited for this holder: the uncontended path, as release.lua (the message wakes
   -- waiters that do not take places: fair: false instances on the same key).
   redis.call('DEL', lock)
-  redis.call('SET', latch, '1', 'PX', ARGV[4])
-  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  redis.call('SET', latch, '1', 'PX', ARGV[3])
+  redis.call('PUBLISH', channel, ARGV[2])
   return {1, ''}
 end
 if value ~= token .. '+' then
   return {redis.call('EXISTS', latch), ''}
 end
+local queue, places, fenceKey = lock .. ':waiters', lock .. ':places', lock .. ':fence'
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -44,33 +43,33 @@ for _, waiter in ipairs(redis.call('ZRANGEBYSCORE', places, '-inf', now)) do red
 redis.call('ZREMRANGEBYSCORE', places, '-inf', now)
 local first = redis.call('ZRANGE', queue, 0, 0)[1] or ''
 
-if ARGV[6] and first == ARGV[6] then
+if ARGV[5] and first == ARGV[5] then
   redis.call('ZREM', queue, first)
   redis.call('ZREM', places, first)
   local mark = redis.call('ZCARD', queue) > 0 and '+' or ''
-  redis.call('SET', lock, first .. mark, 'PX', ARGV[7])
+  redis.call('SET', lock, first .. mark, 'PX', ARGV[6])
   local fence = redis.call('INCR', fenceKey)
   if fence == 1 then
     -- A missing counter starts at the server's clock in microseconds (see acquire.lua).
     local t2 = redis.call('TIME')
     fence = t2[1] .. string.format('%06d', tonumber(t2[2]))
-    redis.call('SET', fenceKey, fence, 'PX', ARGV[8])
+    redis.call('SET', fenceKey, fence, 'PX', ARGV[7])
   else
-    redis.call('PEXPIRE', fenceKey, ARGV[8])
+    redis.call('PEXPIRE', fenceKey, ARGV[7])
     if fence >= 9007199254740992 then fence = redis.call('GET', fenceKey) end
   end
   return {2, fence}
 end
 
-redis.call('SET', latch, '1', 'PX', ARGV[4])
+redis.call('SET', latch, '1', 'PX', ARGV[3])
 if first == '' then
   redis.call('DEL', lock)
-  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  redis.call('PUBLISH', channel, ARGV[2])
   return {1, ''}
 end
 -- Keep the key for the first waiter until its (shortened) place ends.
-local ends = math.min(tonumber(redis.call('ZSCORE', places, first)), now + tonumber(ARGV[5]))
+local ends = math.min(tonumber(redis.call('ZSCORE', places, first)), now + tonumber(ARGV[4]))
 redis.call('ZADD', places, ends, first)
 redis.call('SET', lock, '~' .. first, 'PX', math.max(1, ends - now))
-redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' ' .. first)
+redis.call('PUBLISH', channel, ARGV[2] .. ' ' .. first)
 return {1, first}
