@@ -136,9 +136,11 @@ type LiveRowsSql = (table: string) => string;
 
 /**
  * `PostgresLock`'s rows whose lease has not ended (a released row stays, with its lease ended,
- * until a later acquire reuses or deletes it: that is not a leak).
+ * until a later acquire reuses or deletes it: that is not a leak), and the places in its wait
+ * list (`<table>_waits`, fair by default) that have not ended.
  */
-const liveLocks: LiveRowsSql = (table) => `SELECT key FROM "${table}" WHERE expires_at > now()`;
+const liveLocks: LiveRowsSql = (table) =>
+  `SELECT key FROM "${table}" WHERE expires_at > now() UNION ALL SELECT key FROM "${table}_waits" WHERE place_until > now()`;
 
 /**
  * The claims table of `PostgresReadWriteLock` and `PostgresSemaphore` (`<table>_claims`): its
@@ -287,6 +289,8 @@ export const backends: readonly BackendSpec[] = [
     exportName: 'PostgresLock',
     fencing: 'strict',
     minTtlMs: 1,
+    // Fair by default: its waiters keep places in the table's wait list too.
+    waitPlaceMs: WAIT_LIST_PLACE_MS,
     prefix: postgresPrefix,
     lockOptions: (table) => ({ table }),
     deploy: () => deployPostgres(liveLocks),
