@@ -31,8 +31,13 @@ export class KeyQueue<G = unknown> {
   readonly #pending = new Set<string>();
   /** Per key, the names of the last release that found none of them queued here (see #keepNamed). */
   readonly #named = new Map<string, string | readonly string[]>();
-  /** Per key, the {@link epoch} of the last unnamed release that found nobody queued here. */
-  readonly #unheard = new Map<string, number>();
+  /**
+   * Per key, the {@link epoch} of the last unnamed release that found nobody queued here: the
+   * newest at least {@link MAX_NAMED_KEYS} keys, in two generations (a full one is dropped as a
+   * whole when the next fills: every uncontended release passes here, and this costs one `set`).
+   */
+  #unheard = new Map<string, number>();
+  #unheardBefore = new Map<string, number>();
   #epoch = 0;
 
   /**
@@ -62,7 +67,7 @@ export class KeyQueue<G = unknown> {
       this.#named.delete(key);
       ticket.missed = true;
     }
-    const unheard = since === undefined ? undefined : this.#unheard.get(key);
+    const unheard = since === undefined ? undefined : (this.#unheard.get(key) ?? this.#unheardBefore.get(key));
     if (unheard !== undefined && unheard > since!) ticket.missed = true;
     return ticket;
   }
@@ -185,8 +190,10 @@ export class KeyQueue<G = unknown> {
    * window is one round trip).
    */
   #keepUnheard(key: string): void {
-    this.#unheard.delete(key);
-    if (this.#unheard.size >= MAX_NAMED_KEYS) this.#unheard.delete(this.#unheard.keys().next().value!);
+    if (this.#unheard.size >= MAX_NAMED_KEYS) {
+      this.#unheardBefore = this.#unheard;
+      this.#unheard = new Map();
+    }
     this.#unheard.set(key, ++this.#epoch);
   }
 

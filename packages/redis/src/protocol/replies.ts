@@ -29,6 +29,8 @@ export function flag(value: unknown, what = 'flag'): boolean {
 
 /** A non-negative integer of any size, sent as a decimal string (or a number below 2^53). */
 export function decimal(value: unknown, what = 'value'): bigint {
+  // The common case, an integer reply below 2^53, without a string and a regular expression.
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
   const text = Buffer.isBuffer(value) ? value.toString() : typeof value === 'number' || typeof value === 'string' ? String(value) : '';
   if (!/^\d+$/.test(text)) throw new Error(`${what}: expected a decimal integer, got ${show(value)}`);
   return BigInt(text);
