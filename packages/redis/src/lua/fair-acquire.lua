@@ -33,29 +33,6 @@ local lock = KEYS[1]
 local fenceKey = lock .. ':fence'
 local token = ARGV[1]
 
--- The uncontended path first, before anything else is set up: one SET NX (a first attempt cannot
--- have a place to give up).
-if ARGV[6] == '0' and redis.call('SET', lock, token, 'NX', 'PX', ARGV[2]) then
-  local f = redis.call('INCR', fenceKey)
-  if f == 1 then
-    -- A missing counter starts at the server's clock in microseconds (see acquire.lua).
-    local t = redis.call('TIME')
-    f = t[1] .. string.format('%06d', tonumber(t[2]))
-    redis.call('SET', fenceKey, f, 'PX', ARGV[3])
-  else
-    redis.call('PEXPIRE', fenceKey, ARGV[3])
-    if f >= 9007199254740992 then f = redis.call('GET', fenceKey) end
-  end
-  return {1, f}
-end
-
-local queue, places = lock .. ':waiters', lock .. ':places'
-
-local function clock()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
 local function fence()
   local f = redis.call('INCR', fenceKey)
   if f == 1 then
@@ -68,6 +45,18 @@ local function fence()
     if f >= 9007199254740992 then f = redis.call('GET', fenceKey) end
   end
   return f
+end
+
+-- The uncontended path first: one SET NX (a first attempt cannot have a place to give up).
+if ARGV[6] == '0' and redis.call('SET', lock, token, 'NX', 'PX', ARGV[2]) then
+  return {1, fence()}
+end
+
+local queue, places = lock .. ':waiters', lock .. ':places'
+
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
 local value = redis.call('GET', lock)
