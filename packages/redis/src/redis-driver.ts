@@ -162,7 +162,7 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
   async release(lock: HeldLock<RedisLockKeys>): Promise<boolean> {
     const keys = lock.data;
     if (this.#settings.fair) {
-      const reply = await this.#call(scripts.fairRelease, this.#fairReleaseArgs(lock));
+      const reply = await this.#call(scripts.fairRelease, this.#fairReleaseArgs(lock.data, lock.token));
       if (reply.outcome === 'released') this.#open().host.released(lock.key, reply.next);
       return reply.outcome === 'released';
     }
@@ -192,7 +192,7 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
   async transfer(lock: HeldLock<RedisLockKeys>, token: string, ttl: number): Promise<TransferResult<RedisLockKeys>> {
     const keys = lock.data;
     if (this.#settings.fair) {
-      const reply = await this.#call(scripts.fairRelease, [...this.#fairReleaseArgs(lock), token, ttl, this.#keepFence(ttl)]);
+      const reply = await this.#call(scripts.fairRelease, [...this.#fairReleaseArgs(lock.data, lock.token), token, ttl, this.#keepFence(ttl)]);
       if (reply.outcome === 'handed-over') {
         this.#placed.delete(token);
         return { acquired: true, fencingToken: reply.fencingToken, data: keys };
@@ -251,11 +251,7 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
     this.#subscriber.unwatch(this.keysFor(key).channel);
   }
 
-  #fairReleaseArgs(lock: HeldLock<RedisLockKeys>) {
-    return this.#fairReleaseArgsOf(lock.data, lock.token);
-  }
-
-  #fairReleaseArgsOf(keys: RedisLockKeys, token: string) {
+  #fairReleaseArgs(keys: RedisLockKeys, token: string) {
     return [keys.lock, token, this.#instanceId, this.#latchMs, this.#open().placeMs] as const;
   }
 
@@ -290,7 +286,7 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
   #releaseLater(key: string, keys: RedisLockKeys, token: string): void {
     if (this.#settings.fair) {
       scripts.fairRelease
-        .run(this.client, this.#fairReleaseArgsOf(keys, token))
+        .run(this.client, this.#fairReleaseArgs(keys, token))
         .then((reply) => {
           if (reply.outcome === 'released') this.#attached?.host.released(key, reply.next);
         })

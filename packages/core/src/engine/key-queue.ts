@@ -178,16 +178,9 @@ export class KeyQueue<G = unknown> {
   }
 
   /**
-   * Names of a release that found no ticket here: the caller may be ours, with its attempt
-   * answered (it joined the server's line) but not yet queued here, since a release message can
-   * overtake the attempt's answer on another connection. {@link enqueue} of that token finds the
-   * name and the ticket's first sleep ends at once. Most names are other processes' callers:
-   * one entry per key, the latest, and at most {@link MAX_NAMED_KEYS} keys.
-   */
-  /**
    * A release nobody here was queued for: callers whose attempt is on its way may have been
-   * answered before it. Kept for as many keys as named releases (the most recent; a caller's
-   * window is one round trip).
+   * answered before it. Its epoch is kept per key in two generations (a caller's window is one
+   * round trip, far shorter than {@link MAX_NAMED_KEYS} releases of other keys).
    */
   #keepUnheard(key: string): void {
     if (this.#unheard.size >= MAX_NAMED_KEYS) {
@@ -197,6 +190,13 @@ export class KeyQueue<G = unknown> {
     this.#unheard.set(key, ++this.#epoch);
   }
 
+  /**
+   * Names of a release that found no ticket here: the caller may be ours, with its attempt
+   * answered (it joined the server's line) but not yet queued here, since a release message can
+   * overtake the attempt's answer on another connection. {@link enqueue} of that token finds the
+   * name and the ticket's first sleep ends at once. Most names are other processes' callers:
+   * one entry per key, the latest, and at most {@link MAX_NAMED_KEYS} keys.
+   */
   #keepNamed(key: string, next: string | readonly string[]): void {
     if (typeof next !== 'string' && next.length === 0) return;
     this.#named.delete(key);
