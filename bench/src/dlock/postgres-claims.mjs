@@ -4,6 +4,7 @@
 //   dlock-postgres-semaphore: PostgresSemaphore, every acquisition one permit of `limit`.
 //   dlock-postgres-rw:        PostgresReadWriteLock; acquire() takes the write lock, acquireRead() a read lock.
 import { benchPool } from '../raw/postgres.mjs';
+import { rwContender, semaphoreContender } from './claim-contenders.mjs';
 
 /** `make(pool)` over a new bench pool, migrated; close() closes it, then ends the pool. */
 async function onPool(url, make) {
@@ -26,27 +27,11 @@ async function onPool(url, make) {
 export async function dlockPostgresSemaphore({ env, limit = 4 }) {
   const { PostgresSemaphore } = await import('@dlock/postgres');
   const { primitive: sem, close } = await onPool(env.postgresUrl, (pool) => new PostgresSemaphore(pool));
-  return {
-    async acquire(key, ttl) {
-      const permit = await sem.acquire(key, { limit, ttl });
-      return () => permit.release();
-    },
-    close,
-  };
+  return semaphoreContender(sem, limit, close);
 }
 
 export async function dlockPostgresRW({ env }) {
   const { PostgresReadWriteLock } = await import('@dlock/postgres');
   const { primitive: rw, close } = await onPool(env.postgresUrl, (pool) => new PostgresReadWriteLock(pool));
-  return {
-    async acquire(key, ttl) {
-      const write = await rw.writeLock(key, { ttl });
-      return () => write.release();
-    },
-    async acquireRead(key, ttl) {
-      const read = await rw.readLock(key, { ttl });
-      return () => read.release();
-    },
-    close,
-  };
+  return rwContender(rw, close);
 }

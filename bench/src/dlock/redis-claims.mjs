@@ -3,6 +3,7 @@
 //   dlock-redis-semaphore: RedisSemaphore, every acquisition one permit of `limit`.
 //   dlock-redis-rw:        RedisReadWriteLock; acquire() takes the write lock, acquireRead() a read lock.
 import { Redis } from 'ioredis';
+import { rwContender, semaphoreContender } from './claim-contenders.mjs';
 
 async function clientFor(url) {
   const client = new Redis(url).on('error', () => undefined);
@@ -23,28 +24,12 @@ export async function dlockRedisSemaphore({ env, limit = 4 }) {
   const { RedisSemaphore } = await import('@dlock/redis');
   const client = await clientFor(env.redisUrl);
   const sem = new RedisSemaphore(client);
-  return {
-    async acquire(key, ttl) {
-      const permit = await sem.acquire(key, { limit, ttl });
-      return () => permit.release();
-    },
-    close: closer(sem, client),
-  };
+  return semaphoreContender(sem, limit, closer(sem, client));
 }
 
 export async function dlockRedisRW({ env }) {
   const { RedisReadWriteLock } = await import('@dlock/redis');
   const client = await clientFor(env.redisUrl);
   const rw = new RedisReadWriteLock(client);
-  return {
-    async acquire(key, ttl) {
-      const write = await rw.writeLock(key, { ttl });
-      return () => write.release();
-    },
-    async acquireRead(key, ttl) {
-      const read = await rw.readLock(key, { ttl });
-      return () => read.release();
-    },
-    close: closer(rw, client),
-  };
+  return rwContender(rw, closer(rw, client));
 }

@@ -4,17 +4,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresLock, PostgresNotMigratedError } from '../src/index.js';
 import { adminPool } from './helpers/admin-pool.js';
+import { cleanupAfterEach } from './helpers/cleanup.js';
 
 // The wait list of a fair PostgresLock (the default), seen in its table: what the contract's
 // fairness tests (order and shares across instances) cannot see.
 let server: PostgresServer;
 let admin: pg.Pool;
-const opened: PostgresLock[] = [];
-const open = (options: ConstructorParameters<typeof PostgresLock>[1] = {}): PostgresLock => {
-  const lock = new PostgresLock(server.url, options);
-  opened.push(lock);
-  return lock;
-};
+const { track } = cleanupAfterEach();
+const open = (options: ConstructorParameters<typeof PostgresLock>[1] = {}): PostgresLock => track(new PostgresLock(server.url, options));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
@@ -23,7 +20,6 @@ beforeAll(async () => {
   await open().migrate();
 });
 afterAll(async () => {
-  await Promise.allSettled(opened.map((lock) => lock.close()));
   await admin?.end();
   await server?.stop();
 });
