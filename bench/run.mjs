@@ -4,7 +4,8 @@
 // Writes bench/results/<date>[-full].json and bench/RESULTS.md (--full: RESULTS-full.md; --quick: a temp dir), and prints
 // the markdown. Options: --only=uncontended,hot,etcd-hot,redlock,watchdog,registration,postgres,semaphore,rw,fairness
 // (a run of some sections writes RESULTS-<sections>.md and results/<date>[-profile]-<sections>.json,
-// so that it never overwrites the complete RESULTS.md)
+// so that it never overwrites the complete RESULTS.md); --rows=dlock-redis,dlock-redis:unfair (only
+// these contenders and the baselines; written to a temp dir unless --out is given)
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,9 +25,12 @@ const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(`--${name}`);
 const option = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-const unknown = args.filter((a) => !/^--(quick|full|only=.+|out=.+)$/.test(a));
+const unknown = args.filter((a) => !/^--(quick|full|only=.+|rows=.+|out=.+)$/.test(a));
 if (unknown.length > 0 || (flag('quick') && flag('full'))) {
-  console.error(`usage: node bench/run.mjs [--quick | --full] [--only=uncontended,hot,etcd-hot,redlock,watchdog,registration,postgres,semaphore,rw,fairness] [--out=dir]`);
+  console.error(
+    `usage: node bench/run.mjs [--quick | --full] [--only=uncontended,hot,etcd-hot,redlock,watchdog,registration,postgres,semaphore,rw,fairness] ` +
+      `[--rows=<contender id>[:<variant>],...] [--out=dir]`,
+  );
   process.exit(2);
 }
 const profileName = flag('quick') ? 'quick' : flag('full') ? 'full' : 'default';
@@ -77,6 +81,8 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 
 const ctx = {
   profile,
+  /** --rows: only these contenders (`dlock-redis`, or `dlock-redis:unfair` for one variant) and the baselines. */
+  rows: option('rows')?.split(','),
   env: {},
   missing: {},
   log,
@@ -145,7 +151,9 @@ result.caveat =
   'the ratios (same run, interleaved rounds) are the figures to compare.';
 
 const day = result.date.slice(0, 10);
-const outDir = option('out') ?? (profileName === 'quick' ? path.join(os.tmpdir(), 'dlock-bench-quick') : benchDir);
+// A quick run, or one of some contenders (--rows), is a probe: it never replaces committed results.
+const probe = profileName === 'quick' || ctx.rows !== undefined;
+const outDir = option('out') ?? (probe ? path.join(os.tmpdir(), `dlock-bench-${profileName === 'quick' ? 'quick' : 'rows'}`) : benchDir);
 // A run of some sections (--only) names them, so it does not overwrite the complete results.
 const part = only ? `-${[...new Set(only)].join('+')}` : '';
 const jsonPath = path.join(outDir, 'results', `${day}${profileName === 'default' ? '' : `-${profileName}`}${part}.json`);

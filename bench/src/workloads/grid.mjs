@@ -14,6 +14,13 @@ export async function skipReason(ctx, spec) {
   return unavailable(spec.id);
 }
 
+/** Whether `row` runs under `--rows` (a focused run keeps the baseline rows, to divide by). */
+function selected(ctx, row) {
+  if (ctx.rows === undefined || row.baseline || row.spec === undefined) return true;
+  const { id, variant } = row.spec;
+  return ctx.rows.some((entry) => entry === id || entry === `${id}:${variant ?? 'default'}`);
+}
+
 /**
  * A row of the report for a contender spec (`baseline`: the raw protocol the others are divided
  * by); `text` overrides the label or settings shown.
@@ -42,6 +49,7 @@ export async function runGrid(ctx, section, { groups, rows, measure, measureRoun
     const live = [];
     const cells = [];
     for (const row of rows) {
+      if (!selected(ctx, row)) continue;
       const cell = { key: row.key, label: row.label, settings: row.settings, baseline: row.baseline };
       cells.push(cell);
       const reason = row.spec ? await skipReason(ctx, row.spec) : row.skipped;

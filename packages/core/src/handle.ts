@@ -27,6 +27,11 @@ export class Handle<D = unknown> implements LockHandle, HeldLock<D> {
   #lostError: LockLostError | undefined;
   /** @internal How many local hand-overs in a row led to this handle (0: acquired by itself). */
   handOvers = 0;
+  /**
+   * @internal With a driver that has `turns`: the local waiters of this key queued up to this
+   * sequence number (see `QueueTicket.seq`) take the key before it goes to the next in line.
+   */
+  turnUntil = 0;
 
   constructor(
     readonly owner: HandleOwner,

@@ -90,12 +90,13 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
     );
     const releaseFeed = Object.freeze({ watch: (key: string) => this.watch(key), unwatch: (key: string) => this.unwatch(key) });
     const lastConnectionError = () => this.#connection.lastConnectionError();
-    const transfer = (lock: HeldLock<RedisLockKeys>, token: string, ttl: number) => this.transfer(lock, token, ttl);
-    // Fair: the server's wait list decides who is next; a releasing holder passes the lock to a
-    // waiter of its own only when that waiter is first in line.
+    const transfer = (lock: HeldLock<RedisLockKeys>, token: string, ttl: number, turn?: boolean) => this.transfer(lock, token, ttl, turn);
+    // Fair: the server's wait list decides which instance is next (one place per instance and
+    // key: turns); a releasing holder passes the lock to a waiter of its own in its instance's
+    // turn, or when that waiter is first in line.
     const waitList: WaitList = Object.freeze({ leave: (key: string, token: string) => this.leave(key, token) });
     this.features = settings.fair
-      ? Object.freeze({ claims: ['exclusive'] as const, releaseFeed, waitList, transfer, lastConnectionError })
+      ? Object.freeze({ claims: ['exclusive'] as const, releaseFeed, waitList, turns: true, transfer, lastConnectionError })
       : Object.freeze({ claims: ['exclusive'] as const, releaseFeed, transfer, lastConnectionError });
   }
 
@@ -186,13 +187,14 @@ export class RedisDriver implements LockDriver<RedisLockKeys> {
 
   /**
    * The `transfer` feature: the acquire script takes the lock over from `lock`'s token for
-   * `token`. Fair: the release script does, when `token` is first in line, and otherwise
-   * releases the lock (`released: true`).
+   * `token`. Fair: the release script does, when `token` is in the instance's turn or first in
+   * line, and otherwise releases the lock (`released: true`).
    */
-  async transfer(lock: HeldLock<RedisLockKeys>, token: string, ttl: number): Promise<TransferResult<RedisLockKeys>> {
+  async transfer(lock: HeldLock<RedisLockKeys>, token: string, ttl: number, turn = false): Promise<TransferResult<RedisLockKeys>> {
     const keys = lock.data;
     if (this.#settings.fair) {
-      const reply = await this.#call(scripts.fairRelease, [...this.#fairReleaseArgs(lock.data, lock.token), token, ttl, this.#keepFence(ttl)]);
+      const args = [...this.#fairReleaseArgs(lock.data, lock.token), token, ttl, this.#keepFence(ttl), turn ? 1 : 0] as const;
+      const reply = await this.#call(scripts.fairRelease, args);
       if (reply.outcome === 'handed-over') {
         this.#placed.delete(token);
         return { acquired: true, fencingToken: reply.fencingToken, data: keys };

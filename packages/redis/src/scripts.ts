@@ -59,8 +59,14 @@ type FairReleaseBase = readonly [
   placeMs: number,
 ];
 
-/** `fair-release.lua`: a release, or (with taker, ttl, fence keep) a hand-over to a waiter first in line. */
-export type FairReleaseArgs = FairReleaseBase | readonly [...FairReleaseBase, taker: string, ttl: number, keepFence: number];
+/**
+ * `fair-release.lua`: a release, or (with taker, ttl, fence keep) a hand-over to a waiter first in
+ * line; with `turn` 1, to the taker wherever it stands (it is in the holder's instance's turn).
+ */
+export type FairReleaseArgs =
+  | FairReleaseBase
+  | readonly [...FairReleaseBase, taker: string, ttl: number, keepFence: number]
+  | readonly [...FairReleaseBase, taker: string, ttl: number, keepFence: number, turn: 0 | 1];
 
 /** What `fair-release.lua` answered. */
 export type FairReleaseReply =

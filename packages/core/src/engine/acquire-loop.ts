@@ -28,8 +28,9 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
   const { key, token, ttl, claim, deadline, signal } = call;
   const waitList = core.driver.features.waitList !== undefined;
   // Fairness inside one process: a newcomer does not barge past waiters already queued here.
-  // With a wait list the server orders every caller, so the first attempt takes a place at once.
-  let tryNow = waitList || core.queue.queued(key) === 0;
+  // With a wait list the server orders every caller, so the first attempt takes a place at once;
+  // with turns, one place per engine: behind a caller of ours that holds one, it queues here.
+  let tryNow = waitList ? !core.turns || core.queue.first(key, isPlaced) === undefined : core.queue.queued(key) === 0;
   const outage = core.outage(call.waitTimeout);
   // The ticket is queued after the first attempt (an uncontended lock() builds none). A release
   // that names this caller and overtakes that attempt's answer is kept by the queue and found
@@ -55,6 +56,8 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
           const attempt = await core.attempt(key, token, ttl, signal, claim, true);
           if (attempt instanceof Handle) {
             acquired = true;
+            // Its turn: the callers queued here by now take the key before it goes on in the line.
+            if (core.turns) attempt.turnUntil = core.queue.lastSeq;
             return attempt;
           }
           // In the server's line now: close() lets this waiter leave it before the connection goes.
@@ -69,6 +72,7 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
         }
       }
       ticket ??= enqueue(core, call, since);
+      if (placed) ticket.placed = true;
       // Subscribe once the backend answers: during an outage the subscription would only fail too.
       if (!watching && !outage.active) {
         // Closed while the attempt was answered: a subscription now would only wait for a closed client.
@@ -106,6 +110,8 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
     if (ticket !== undefined) {
       ticket.leave(acquired);
       if (watching) core.watch.unwatch(key);
+      // The callers queued behind this one's place need another.
+      if (ticket.placed && !acquired) core.passPlace(key);
     }
     // A caller that gives up leaves no trace: its place is gone before its rejection is seen.
     // Not while the backend fails (the departure would only wait for the same failure): then
@@ -116,6 +122,11 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
     }
     tracked?.();
   }
+}
+
+/** Whether a local waiter holds a place in the server's wait list. */
+function isPlaced(ticket: { readonly placed: boolean }): boolean {
+  return ticket.placed;
 }
 
 /** Queues `call` locally: its place among this engine's waiters of the key, open to hand-over. */

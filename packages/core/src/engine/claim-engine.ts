@@ -50,7 +50,10 @@ export class ClaimEngine<D> implements AsyncDisposable {
     driver.attach({
       clock: resolved.clock,
       maxRetryDelay: resolved.maxRetryDelay,
-      released: (key, next) => core.queue.notify(key, next),
+      released: (key, next) => {
+        core.queue.notify(key, next);
+        core.passPlace(key);
+      },
       lost: (lock, reason, cause) => core.reportLost(lock, reason, cause),
       held: () => core.held.all(),
     });

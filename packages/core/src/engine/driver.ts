@@ -217,7 +217,19 @@ export interface DriverFeatures<D> {
    * else it releases the lock instead, in the same step, and answers `{ acquired: false,
    * released: true }` (the engine then treats the unlock as a release).
    */
-  readonly transfer?: (lock: HeldLock<D>, token: string, ttl: number) => Promise<TransferResult<D>>;
+  readonly transfer?: (lock: HeldLock<D>, token: string, ttl: number, turn?: boolean) => Promise<TransferResult<D>>;
+  /**
+   * The server's line holds one place per engine and key, and the engine orders its own callers
+   * behind it (declared with {@link waitList} and {@link transfer}). A caller of `lock()` that
+   * finds a caller of the same engine already holding a place for the key queues behind it here,
+   * without an attempt. When a caller of this engine acquires the key, the callers queued here
+   * before that moment form its turn: each release hands the key to the next of them, with
+   * `transfer(lock, token, ttl, true)`, which the driver must grant to that waiter whether or not
+   * it is first in line (its place, if it has one, goes) while it still holds the key. Then the
+   * key goes on in the line's order. So a process's waiters cost the server one place per turn,
+   * not one per caller, and waiters of every process still take turns in arrival order.
+   */
+  readonly turns?: boolean;
   /**
    * A wait queue on the server (etcd's revision-ordered mutex): `lock()` waits in it instead
    * of the engine's retry loop, until acquired, `wait.deadline` (not acquired) or the signal.

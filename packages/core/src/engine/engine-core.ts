@@ -8,7 +8,7 @@ import {
 import { Handle, type HandleOwner } from '../handle.js';
 import type { AcquireResult, Claim, HeldLock, LockDriver, Pace } from './driver.js';
 import { HeldSet } from './held-set.js';
-import { KeyQueue } from './key-queue.js';
+import { KeyQueue, type QueueTicket } from './key-queue.js';
 import { Outage } from './outage.js';
 import type { ResolvedEngineOptions } from './options.js';
 import { ReleaseWatch } from './release-watch.js';
@@ -29,6 +29,8 @@ export class EngineCore<D> {
    * claim, so that one release wakes every waiter it may admit (see `KeyQueue.notify`).
    */
   readonly ordersClaims: boolean;
+  /** The driver keeps one place per engine and key in its line (see `DriverFeatures.turns`). */
+  readonly turns: boolean;
   closed = false;
   /** Waiting `lock()` calls of a wait-list driver (see {@link trackWait}). */
   readonly waits = new Set<Promise<unknown>>();
@@ -45,6 +47,23 @@ export class EngineCore<D> {
     this.watch = new ReleaseWatch(driver.features.releaseFeed, options.maxRetryDelay);
     this.watchdog = new Watchdog<D>((handles, pace) => this.renewHandles(handles, pace), options.clock);
     this.ordersClaims = driver.features.claims.some((kind) => kind !== 'exclusive');
+    const { turns, waitList, transfer } = driver.features;
+    this.turns = turns === true && waitList !== undefined && transfer !== undefined;
+  }
+
+  /**
+   * With turns: local waiters of `key` wait behind a caller of ours that holds a place in the
+   * server's line. When none does any more (it left, or the key went on in the line's order
+   * after our turn), the first that sleeps is woken, to take a place (or the key).
+   */
+  passPlace(key: string): void {
+    if (!this.turns) return;
+    let sleeper: QueueTicket<Handle<D>> | undefined;
+    const placed = this.queue.first(key, (t) => {
+      if (sleeper === undefined && t.sleeping) sleeper = t;
+      return t.placed;
+    });
+    if (placed === undefined) sleeper?.wake();
   }
 
   get backend(): string {

@@ -39,6 +39,7 @@ export class KeyQueue<G = unknown> {
   #unheard = new Map<string, number>();
   #unheardBefore = new Map<string, number>();
   #epoch = 0;
+  #seq = 0;
 
   /**
    * A count of the unnamed releases that found nobody queued: read it before an attempt and pass
@@ -60,7 +61,7 @@ export class KeyQueue<G = unknown> {
       queue = [];
       this.#queues.set(key, queue);
     }
-    const ticket = new QueueTicket<G>(this, key, claim, token);
+    const ticket = new QueueTicket<G>(this, key, ++this.#seq, claim, token);
     queue.push(ticket);
     const named = this.#named.get(key);
     if (named !== undefined && token !== undefined && (named === token || (typeof named !== 'string' && named.includes(token)))) {
@@ -70,6 +71,11 @@ export class KeyQueue<G = unknown> {
     const unheard = since === undefined ? undefined : (this.#unheard.get(key) ?? this.#unheardBefore.get(key));
     if (unheard !== undefined && unheard > since!) ticket.missed = true;
     return ticket;
+  }
+
+  /** The {@link QueueTicket.seq} of the newest ticket (of any key); 0 before the first. */
+  get lastSeq(): number {
+    return this.#seq;
   }
 
   /** Number of tickets queued on `key`. */
@@ -234,6 +240,8 @@ const MAX_NAMED_KEYS = 1_024;
 export class QueueTicket<G = unknown> {
   /** Set when a notification woke this ticket and it has not tried again since. */
   woken = false;
+  /** Set once the waiter holds a place in the server's wait list (see `DriverFeatures.turns`). */
+  placed = false;
   /** Set once it left the queue. */
   left = false;
   /** @internal A release came while this ticket (with a claim) was awake: its next sleep ends at once. */
@@ -246,6 +254,8 @@ export class QueueTicket<G = unknown> {
   constructor(
     private readonly owner: KeyQueue<G>,
     readonly key: string,
+    /** Its order among every ticket of the queue: later tickets have higher numbers. */
+    readonly seq: number,
     /** What the waiter asks for, when the queue wakes by claim (see {@link KeyQueue}). */
     readonly claim?: Claim,
     /** The waiter's token, by which a release that names the next holder finds it. */

@@ -16,7 +16,10 @@
 --          it wait no longer)
 -- ARGV[5]  optional, a hand-over: the token of a waiter of the caller's instance, taken only if it
 --          is first in line; ARGV[6] its lease in ms, ARGV[7] how long the fence counter is kept
--- Returns  {2, fence} when handed over to ARGV[6] (its new fencing token; nothing is published);
+-- ARGV[8]  optional, '1': the hand-over continues the caller's instance's turn (its waiters queued
+--          before the turn began take the key before the line goes on): ARGV[5] takes it wherever
+--          it stands, and its place, if it has one, goes
+-- Returns  {2, fence} when handed over to ARGV[5] (its new fencing token; nothing is published);
 --          {1, first} when released (or a run of this same release did that): first is the token
 --          of the first waiter with a kept place, '' if none;
 --          {0, ''} when the lock was not held by ARGV[1] (nothing changes).
@@ -24,7 +27,8 @@ local lock, token = KEYS[1], ARGV[1]
 local channel = lock .. ':released'
 local latch = channel .. ':' .. token
 local value = redis.call('GET', lock)
-if value == token then
+local turn = ARGV[8] == '1'
+if value == token and not turn then
   -- Nobody waited for this holder: the uncontended path, as release.lua (the message wakes
   -- waiters that do not take places: fair: false instances on the same key).
   redis.call('DEL', lock)
@@ -32,22 +36,18 @@ if value == token then
   redis.call('PUBLISH', channel, ARGV[2])
   return {1, ''}
 end
-if value ~= token .. '+' then
+if value ~= token .. '+' and not (turn and value == token) then
   return {redis.call('EXISTS', latch), ''}
 end
 local queue, places, fenceKey = lock .. ':waiters', lock .. ':places', lock .. ':fence'
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for _, waiter in ipairs(redis.call('ZRANGEBYSCORE', places, '-inf', now)) do redis.call('ZREM', queue, waiter) end
-redis.call('ZREMRANGEBYSCORE', places, '-inf', now)
-local first = redis.call('ZRANGE', queue, 0, 0)[1] or ''
-
-if ARGV[5] and first == ARGV[5] then
-  redis.call('ZREM', queue, first)
-  redis.call('ZREM', places, first)
+-- The key passes to ARGV[5], with a new fence; the '+' stays while others wait.
+local function handOver()
+  local to = ARGV[5]
+  redis.call('ZREM', queue, to)
+  redis.call('ZREM', places, to)
   local mark = redis.call('ZCARD', queue) > 0 and '+' or ''
-  redis.call('SET', lock, first .. mark, 'PX', ARGV[6])
+  redis.call('SET', lock, to .. mark, 'PX', ARGV[6])
   local fence = redis.call('INCR', fenceKey)
   if fence == 1 then
     -- A missing counter starts at the server's clock in microseconds (see acquire.lua).
@@ -60,6 +60,16 @@ if ARGV[5] and first == ARGV[5] then
   end
   return {2, fence}
 end
+
+if turn then return handOver() end
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for _, waiter in ipairs(redis.call('ZRANGEBYSCORE', places, '-inf', now)) do redis.call('ZREM', queue, waiter) end
+redis.call('ZREMRANGEBYSCORE', places, '-inf', now)
+local first = redis.call('ZRANGE', queue, 0, 0)[1] or ''
+
+if ARGV[5] and first == ARGV[5] then return handOver() end
 
 redis.call('SET', latch, '1', 'PX', ARGV[3])
 if first == '' then

@@ -7,9 +7,12 @@ export interface ContractOptions {
   fifo?: boolean;
   /**
    * Waiters of every instance (every process) acquire in arrival order, so a busy instance
-   * cannot starve another: the fairness tests run. @default false
+   * cannot starve another: the fairness tests run. `'turns'`: fair by instance turns instead
+   * (a backend whose server keeps one place per instance): instances take turns in the order
+   * they came, and each turn serves, in arrival order, the waiters that instance had queued
+   * before its turn began. @default false
    */
-  fair?: boolean;
+  fair?: boolean | 'turns';
   /** TTL (ms) for the tests that let a lease run out. @default max(capabilities.minTtlMs, 300) */
   shortTtl?: number;
   /**

@@ -22,6 +22,8 @@ export interface ContractContext {
   readonly fifo: boolean;
   /** Whether waiters of every instance acquire in arrival order (the fairness tests register). */
   readonly fair: boolean;
+  /** Whether that order is by instance turns (see `ContractOptions.fair`). */
+  readonly turns: boolean;
   /** A new instance from the factory, closed after the test. */
   open(): Promise<DistributedLock>;
   /** Two new instances, the resolved contract and a unique key. */
@@ -45,7 +47,8 @@ export function contractContext(factory: LockFactory, options: ContractOptions):
   return {
     options,
     fifo: promisesFifo(options),
-    fair: options.fair ?? false,
+    fair: options.fair !== undefined && options.fair !== false,
+    turns: options.fair === 'turns',
     open,
     async setup() {
       const a = await open();
