@@ -33,6 +33,12 @@ export interface FairLockStatements {
    */
   readonly transfer: string;
   /**
+   * `$1` key, `$2` holder's token, `$3` taker's token, `$4` ttl. Hands the held key to `$3`
+   * with a new fence wherever `$3` stands in line (it is in the holder's instance's turn); its
+   * place, if it has one, goes. One row, `fence`, when handed over; none when `$2` did not hold it.
+   */
+  readonly turnTransfer: string;
+  /**
    * `$1` key, `$2` token, `$3` channel, `$4` place ms, `$5` mark. A waiting caller gave up: its
    * place goes; when it was first in line and the key is free, the next waiter is notified (one
    * row: `next`).
@@ -103,6 +109,14 @@ SELECT 2 AS outcome, fence::text AS value FROM moved
 UNION ALL
 SELECT 1, coalesce(f.token, '') FROM released r LEFT JOIN first f ON true,
   LATERAL (SELECT pg_notify($5, r.key || coalesce($7 || f.token, ''))) AS n`,
+    // The lock row first, then the wait list: the order every fair statement takes row locks in.
+    turnTransfer: `WITH moved AS (
+  UPDATE ${table} SET token = $3, fence = ${nextFence}, expires_at = now() + ${ms('$4')}
+  WHERE key = $1 AND token = $2 AND expires_at > now()
+  RETURNING fence
+),
+taken AS (DELETE FROM ${waits} WHERE key = $1 AND token = $3 AND EXISTS (SELECT 1 FROM moved))
+SELECT fence::text AS fence FROM moved`,
     leave: `WITH gone AS (DELETE FROM ${waits} WHERE key = $1 AND token = $2 RETURNING arrival),
 next AS (
   SELECT w.token FROM ${waits} w, gone g

@@ -71,16 +71,17 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
     const notMigrated = (error: unknown) => (isNotMigrated(error) ? new PostgresNotMigratedError(settings.names.table, { cause: error }) : undefined);
     this.#statements = new StatementRunner(() => this.queryable, settings.operationTimeout, notMigrated);
     this.#cleanup = new CleanupSchedule(() => this.#cleanUp());
-    const transfer = (lock: HeldLock<PostgresLockData>, token: string, ttl: number) => this.transfer(lock, token, ttl);
+    const transfer = (lock: HeldLock<PostgresLockData>, token: string, ttl: number, turn?: boolean) => this.transfer(lock, token, ttl, turn);
     const releaseFeed = this.#connections.releaseFeed();
-    // Fair: the server's wait list decides who is next; a releasing holder passes the lock to a
-    // waiter of its own only when that waiter is first in line.
+    // Fair: the server's wait list decides which instance is next (one place per instance and
+    // key: turns); a releasing holder passes the lock to a waiter of its own in its instance's
+    // turn, or when that waiter is first in line.
     const waitList: WaitList | undefined = settings.fair ? Object.freeze({ leave: (key: string, token: string) => this.leave(key, token) }) : undefined;
     this.features = Object.freeze({
       claims: ['exclusive'] as const,
       transfer,
       ...(releaseFeed === undefined ? {} : { releaseFeed }),
-      ...(waitList === undefined ? {} : { waitList }),
+      ...(waitList === undefined ? {} : { waitList, turns: true }),
     });
   }
 
@@ -173,11 +174,12 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
 
   /**
    * The `transfer` feature: the holder's row goes to `token`, with a new fence, in one statement.
-   * Fair: only when `token` is first in line; otherwise the same statement releases the key.
+   * Fair: only when `token` is in the instance's turn or first in line; otherwise the same
+   * statement releases the key.
    */
-  async transfer(lock: HeldLock<PostgresLockData>, token: string, ttl: number): Promise<TransferResult<PostgresLockData>> {
+  async transfer(lock: HeldLock<PostgresLockData>, token: string, ttl: number, turn = false): Promise<TransferResult<PostgresLockData>> {
     const fair = this.#fair;
-    if (fair !== undefined) {
+    if (fair !== undefined && !turn) {
       const { channel } = this.#settings.names;
       const result = await this.#run(fair.transfer, [lock.data.stored, lock.token, token, ttl, channel, this.#placeMs(), NEXT_WAITER_MARK]);
       const row = result.rows[0] as { outcome: number; value: string } | undefined;
@@ -186,7 +188,8 @@ export class PostgresDriver implements LockDriver<PostgresLockData> {
       this.#connections.wakeLocally(lock.key, row.value === '' ? undefined : row.value);
       return { acquired: false, released: true };
     }
-    const result = await this.#run(this.#sql.transfer, [lock.data.stored, lock.token, token, ttl]);
+    // Unfair, or within the instance's turn: the key passes to `token` wherever it stands.
+    const result = await this.#run(fair === undefined ? this.#sql.transfer : fair.turnTransfer, [lock.data.stored, lock.token, token, ttl]);
     const row = result.rows[0] as { fence: string } | undefined;
     return row === undefined ? { acquired: false, retryAfter: -1 } : { acquired: true, fencingToken: BigInt(row.fence), data: lock.data };
   }

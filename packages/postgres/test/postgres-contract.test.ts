@@ -20,7 +20,7 @@ const urlOf = (port: number): string => `postgres://postgres@127.0.0.1:${port}/p
 
 lockContractSuite('PostgresLock', () => new PostgresLock(server.url), {
   fifo: true,
-  fair: true,
+  fair: 'turns',
   // Below the ~850 ms a waiter polling every maxRetryDelay (LISTEN not live) would take.
   wakeupBudgetMs: 500,
   outage: {

@@ -163,4 +163,31 @@ describe('the wait list', () => {
     expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
     await second.release();
   });
+
+  it('by instance turns: one place per instance, and a turn serves the waiters its instance had queued when it began', async () => {
+    const [a, b, c] = [open(), open(), open()];
+    const key = uniqueKey();
+    const holder = await c.lock(key, { ttl: 10_000 });
+    const order: string[] = [];
+    const take = (lock: PostgresLock, name: string, holdMs: number) =>
+      lock.lock(key, { ttl: 10_000, waitTimeout: 8_000 }).then(async (h) => {
+        order.push(name);
+        await sleep(holdMs);
+        await h.release();
+      });
+    const waiters = [take(a, 'a1', 200)];
+    await eventually(async () => (await placesOf(key)).length === 1);
+    waiters.push(take(b, 'b1', 5));
+    await eventually(async () => (await placesOf(key)).length === 2);
+    waiters.push(take(a, 'a2', 5)); // behind a1's place, in a: no place of its own
+    await sleep(100);
+    expect((await placesOf(key)).length).toBe(2);
+    await holder.release();
+    await eventually(async () => order.length === 1);
+    waiters.push(take(a, 'a3', 5)); // during a's turn: a's next place, behind b1
+    await Promise.all(waiters);
+    // Arrival order would be a1, b1, a2, a3; by turns a's turn takes a1 and a2, then b1, then a3.
+    expect(order).toEqual(['a1', 'a2', 'b1', 'a3']);
+    expect(await placesOf(key)).toEqual([]);
+  });
 });
