@@ -2,6 +2,7 @@ import acquireLua from './lua/acquire.lua?raw';
 import fairAcquireLua from './lua/fair-acquire.lua?raw';
 import fairLeaveLua from './lua/fair-leave.lua?raw';
 import fairReleaseLua from './lua/fair-release.lua?raw';
+import fenceLua from './lua/fence-lib.lua?raw';
 import inspectLua from './lua/inspect.lua?raw';
 import renewLua from './lua/renew.lua?raw';
 import {
@@ -84,7 +85,7 @@ export type InspectReply = { readonly token: string; readonly pttl: number; read
 export const scripts = Object.freeze({
   acquire: defineScript<AcquireArgs, AcquireReply>({
     name: 'acquire',
-    source: acquireLua,
+    source: `${fenceLua}\n${acquireLua}`,
     keys: 2,
     parse: (reply) => {
       const [taken, value] = tuple(reply, 2);
@@ -96,7 +97,7 @@ export const scripts = Object.freeze({
   release: releaseScript,
   fairAcquire: defineScript<FairAcquireArgs, FairAcquireReply>({
     name: 'fair-acquire',
-    source: fairAcquireLua,
+    source: `${fenceLua}\n${fairAcquireLua}`,
     keys: 1,
     parse: (reply) => {
       const [taken, value] = tuple(reply, 2);
@@ -107,7 +108,7 @@ export const scripts = Object.freeze({
   }),
   fairRelease: defineScript<FairReleaseArgs, FairReleaseReply>({
     name: 'fair-release',
-    source: fairReleaseLua,
+    source: `${fenceLua}\n${fairReleaseLua}`,
     keys: 1,
     parse: (reply) => {
       const [outcome, value] = tuple(reply, 2);

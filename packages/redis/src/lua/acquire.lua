@@ -7,8 +7,8 @@
 -- ARGV[3]  how long the fence counter is kept, in ms: the lease plus the fence retention
 -- ARGV[4]  optional, a hand-over: the current holder's token. The lock passes from it to ARGV[1]
 --          without a release in between (nothing is published: the key stays taken).
--- Returns  {1, fence} when acquired: fence is the new fencing token (an integer below 2^53, or a
---          decimal string above it, where Lua's doubles would round);
+-- Returns  {1, fence} when acquired: fence is the new fencing token (see fence-lib.lua, which runs
+--          first);
 --          {0, pttl} when someone else holds it (with ARGV[4]: someone other than ARGV[4]): pttl is
 --          the ms left on their lease (-1: none, -2: free).
 --          The caller's own token (a request resent after a reconnect) gets {1, fence} again,
@@ -25,23 +25,7 @@ else
   taken = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 end
 if taken then
-  local fence = redis.call('INCR', KEYS[2])
-  if fence == 1 then
-    -- The counter was missing: first use of the key, a server that came back empty, or no acquire
-    -- for longer than the retention. Start it at the server's clock in microseconds: every token
-    -- handed out before is at most the clock of its own acquire (a key cannot be acquired twice
-    -- in one microsecond), so tokens keep increasing unless the clock stepped back by more than
-    -- the retention.
-    local now = redis.call('TIME')
-    fence = now[1] .. string.format('%06d', tonumber(now[2]))
-    redis.call('SET', KEYS[2], fence, 'PX', ARGV[3])
-  else
-    redis.call('PEXPIRE', KEYS[2], ARGV[3])
-    if fence >= 9007199254740992 then
-      fence = redis.call('GET', KEYS[2])
-    end
-  end
-  return {1, fence}
+  return {1, nextFence(KEYS[2], ARGV[3])}
 end
 local value = redis.call('GET', KEYS[1])
 if value == ARGV[1] or value == ARGV[1] .. '+' then

@@ -33,23 +33,9 @@ local lock = KEYS[1]
 local fenceKey = lock .. ':fence'
 local token = ARGV[1]
 
-local function fence()
-  local f = redis.call('INCR', fenceKey)
-  if f == 1 then
-    -- A missing counter starts at the server's clock in microseconds (see acquire.lua).
-    local t = redis.call('TIME')
-    f = t[1] .. string.format('%06d', tonumber(t[2]))
-    redis.call('SET', fenceKey, f, 'PX', ARGV[3])
-  else
-    redis.call('PEXPIRE', fenceKey, ARGV[3])
-    if f >= 9007199254740992 then f = redis.call('GET', fenceKey) end
-  end
-  return f
-end
-
 -- The uncontended path first: one SET NX (a first attempt cannot have a place to give up).
 if ARGV[6] == '0' and redis.call('SET', lock, token, 'NX', 'PX', ARGV[2]) then
-  return {1, fence()}
+  return {1, nextFence(fenceKey, ARGV[3])}
 end
 
 local queue, places = lock .. ':waiters', lock .. ':places'
@@ -83,7 +69,7 @@ if value == '~' .. token or (not value and (head == nil or head == token)) then
   end
   -- Waiters remain: the '+' makes this holder's release pass the key on.
   redis.call('SET', lock, others > 0 and (token .. '+') or token, 'PX', ARGV[2])
-  return {1, fence()}
+  return {1, nextFence(fenceKey, ARGV[3])}
 end
 
 local pttl = redis.call('PTTL', lock)

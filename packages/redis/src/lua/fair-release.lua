@@ -48,17 +48,7 @@ local function handOver()
   redis.call('ZREM', places, to)
   local mark = redis.call('ZCARD', queue) > 0 and '+' or ''
   redis.call('SET', lock, to .. mark, 'PX', ARGV[6])
-  local fence = redis.call('INCR', fenceKey)
-  if fence == 1 then
-    -- A missing counter starts at the server's clock in microseconds (see acquire.lua).
-    local t2 = redis.call('TIME')
-    fence = t2[1] .. string.format('%06d', tonumber(t2[2]))
-    redis.call('SET', fenceKey, fence, 'PX', ARGV[7])
-  else
-    redis.call('PEXPIRE', fenceKey, ARGV[7])
-    if fence >= 9007199254740992 then fence = redis.call('GET', fenceKey) end
-  end
-  return {2, fence}
+  return {2, nextFence(fenceKey, ARGV[7])}
 end
 
 if turn then return handOver() end
