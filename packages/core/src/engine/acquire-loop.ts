@@ -51,6 +51,9 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
         signal?.throwIfAborted();
         if (ticket) ticket.woken = false;
         else since = core.queue.epoch;
+        // Known to close() before the attempt goes out: close() then waits for its answer, and the
+        // place it may take leaves before the connection goes.
+        if (waitList) tracked ??= core.trackWaiter();
         try {
           placed = waitList;
           const attempt = await core.attempt(key, token, ttl, signal, claim, true);
@@ -60,8 +63,6 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
             if (core.turns) attempt.turnUntil = core.queue.lastSeq;
             return attempt;
           }
-          // In the server's line now: close() lets this waiter leave it before the connection goes.
-          if (waitList) tracked ??= core.trackWaiter();
           outage.clear();
           // Without a release feed a release may go unheard: sleep at most maxRetryDelay.
           if (attempt.retryAfter >= 0 && (core.driver.features.releaseFeed !== undefined || attempt.retryAfter < nap)) {
