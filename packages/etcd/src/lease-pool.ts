@@ -38,7 +38,10 @@ interface Lease extends PooledLease {
   confirmedSentAt: number;
   inflight: { sentAt: number; promise: Promise<number> } | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Pending while the lease may be idle: revokes it once unused for `idleTimeout` ms. */
   idleTimer: NodeJS.Timeout | undefined;
+  /** When the lease's users last dropped to 0. */
+  idleSince: number;
   failures: number;
   /** Watches the lease's sentinel key: its deletion means the lease is gone (or someone deleted it). */
   sentinel: DeleteWatch | undefined;
@@ -98,10 +101,19 @@ export class LeasePool {
       const lease = this.#leases.get(seconds) ?? (await this.#grant(seconds));
       if (lease.state !== 'alive') continue; // lost or revoked while we waited for the grant
       lease.users++;
-      if (lease.idleTimer !== undefined) clearTimeout(lease.idleTimer);
-      lease.idleTimer = undefined;
       return lease;
     }
+  }
+
+  /**
+   * {@link use} without waiting: the shared lease for `ttlMs` when there is one alive (counted as
+   * used), else `undefined`. Spares the usual acquire a promise.
+   */
+  useNow(ttlMs: number): PooledLease | undefined {
+    const lease = this.#leases.get(LeasePool.seconds(ttlMs));
+    if (this.#closed || lease === undefined || lease.state !== 'alive') return undefined;
+    lease.users++;
+    return lease;
   }
 
   /** One user less; a lease left unused for `idleTimeout` ms is revoked. */
@@ -109,13 +121,10 @@ export class LeasePool {
     const lease = pooled as Lease;
     lease.users = Math.max(0, lease.users - 1);
     if (lease.users > 0 || lease.state !== 'alive' || this.#closed) return;
-    if (lease.idleTimer !== undefined) clearTimeout(lease.idleTimer);
-    lease.idleTimer = setTimeout(() => {
-      lease.idleTimer = undefined;
-      // Best effort: a lease we fail to revoke carries no keys and expires within its TTL.
-      if (lease.users === 0 && lease.state === 'alive') this.#revoke(lease).catch(() => undefined);
-    }, this.#options.idleTimeout);
-    lease.idleTimer.unref();
+    lease.idleSince = this.#options.clock.now();
+    // A timer already pending checks idleSince when it fires: no clearTimeout/setTimeout pair per
+    // lock (one lock at a time drops the users to 0 at every release).
+    if (lease.idleTimer === undefined) this.#armIdle(lease, this.#options.idleTimeout);
   }
 
   /**
@@ -172,6 +181,7 @@ export class LeasePool {
           inflight: undefined,
           timer: undefined,
           idleTimer: undefined,
+          idleSince: sentAt,
           failures: 0,
           sentinel: undefined,
         };
@@ -187,6 +197,19 @@ export class LeasePool {
       .finally(() => this.#granting.delete(seconds));
     this.#granting.set(seconds, granting);
     return granting;
+  }
+
+  /** Revokes the lease after `delay` ms if it is unused then and has been for `idleTimeout` ms. */
+  #armIdle(lease: Lease, delay: number): void {
+    lease.idleTimer = setTimeout(() => {
+      lease.idleTimer = undefined;
+      if (lease.users > 0 || lease.state !== 'alive' || this.#closed) return; // the next unuse arms again
+      const left = lease.idleSince + this.#options.idleTimeout - this.#options.clock.now();
+      if (left > 0) this.#armIdle(lease, left);
+      // Best effort: a lease we fail to revoke carries no keys and expires within its TTL.
+      else this.#revoke(lease).catch(() => undefined);
+    }, delay);
+    lease.idleTimer.unref();
   }
 
   #keepAlive(lease: Lease): Promise<number> {

@@ -54,7 +54,7 @@ export class EtcdLockDriver implements LockDriver<KeyEntry> {
     const key = lockKey(session.prefix, name);
     const startedAt = session.clock.now();
     for (let attempt = 0; ; attempt++) {
-      const lease = await session.pool.use(ttl);
+      const lease = session.pool.useNow(ttl) ?? (await session.pool.use(ttl));
       const entry = newEntry(name, key, token, lease);
       const aliveUntil = session.leaseAliveUntil(lease, startedAt, ttl);
       let response: ITxnResponse;

@@ -20,6 +20,7 @@ import { DeleteWatch } from './delete-watch.js';
 import { newEntry, type KeyEntry } from './entry.js';
 import { EtcdLeaseLostError, isLeaseNotFound, isPermanentEtcdError, isTransientEtcdError } from './errors.js';
 import { HeldKeys } from './held-keys.js';
+import type { PooledLease } from './lease-pool.js';
 import { mutexPrefix, mutexQueueKey } from './keys.js';
 import { checkQueue, joinQueue, queueHead } from './mutex-protocol.js';
 import { defaultEtcdLockOptions, type EtcdMutexOptions } from './options.js';
@@ -63,9 +64,10 @@ export class EtcdMutexDriver implements LockDriver<KeyEntry> {
    * This instance's queue keys now in etcd (as latin1 strings), each with the waiters of ours
    * queued right behind it: those are woken when we delete it, with no etcd watch (watches are
    * created one at a time per client, a round trip each, and were the slowest part of a hand-off
-   * between two callers of one instance).
+   * between two callers of one instance). `null` until someone queues behind it (most never get
+   * any: no Set per lock).
    */
-  readonly #own = new Map<string, Set<() => void>>();
+  readonly #own = new Map<string, Set<() => void> | null>();
   /** Queued waiters sleeping until the entry ahead of theirs goes, by their own key (latin1). */
   readonly #sleepers = new KeyQueue<never>();
   #attached: Attached | undefined;
@@ -195,20 +197,26 @@ export class EtcdMutexDriver implements LockDriver<KeyEntry> {
     const { session } = this.#state;
     const clock = session.clock;
     const waitOptions = () => (Number.isFinite(deadline) ? { signal, waitTimeout: Math.max(0, deadline - clock.now()) } : { signal });
-    let slot: Slot;
-    try {
-      slot = await this.#slots.take(name, waitOptions());
-    } catch (error) {
-      if (error instanceof LockAcquireTimeoutError) return NOT_ACQUIRED;
-      throw error;
+    signal.throwIfAborted();
+    // Without waiting when a slot is free and no earlier caller's put is pending (the usual case).
+    let slot = this.#slots.takeNow(name);
+    if (slot === null) {
+      try {
+        slot = await this.#slots.take(name, waitOptions());
+      } catch (error) {
+        if (error instanceof LockAcquireTimeoutError) return NOT_ACQUIRED;
+        throw error;
+      }
     }
-    try {
-      // This instance's earlier callers put first, so etcd queues them first.
-      await this.#slots.waitTurn(name, slot, waitOptions());
-    } catch (error) {
-      slot.release();
-      if (error instanceof LockAcquireTimeoutError) return NOT_ACQUIRED;
-      throw error;
+    if (!this.#slots.isTurn(name, slot)) {
+      try {
+        // This instance's earlier callers put first, so etcd queues them first.
+        await this.#slots.waitTurn(name, slot, waitOptions());
+      } catch (error) {
+        slot.release();
+        if (error instanceof LockAcquireTimeoutError) return NOT_ACQUIRED;
+        throw error;
+      }
     }
     // Once our key may be in the queue, transient failures are retried here (a retry keeps our
     // place) for at most this long, and never past the deadline; then the client's error is
@@ -248,22 +256,26 @@ export class EtcdMutexDriver implements LockDriver<KeyEntry> {
     }
   }
 
-  /** A lease-backed entry for `name` (its key names the lease and the local slot), holding the slot. */
-  async #prepare(name: string, token: string, ttl: number, slot: Slot): Promise<KeyEntry> {
+  /**
+   * A lease-backed entry for `name` (its key names the lease and the local slot), holding the
+   * slot. Synchronous when the shared lease is there (the usual case): no promise to wait for.
+   */
+  #prepare(name: string, token: string, ttl: number, slot: Slot): KeyEntry | Promise<KeyEntry> {
     const { session } = this.#state;
-    const lease = await session.pool.use(ttl);
-    return newEntry(name, mutexQueueKey(mutexPrefix(session.prefix, name), lease.hex, slot.index), token, lease, slot.release);
+    const entryOn = (lease: PooledLease) =>
+      newEntry(name, mutexQueueKey(mutexPrefix(session.prefix, name), lease.hex, slot.index), token, lease, slot.release);
+    const lease = session.pool.useNow(ttl);
+    return lease !== undefined ? entryOn(lease) : session.pool.use(ttl).then(entryOn);
   }
 
   /** Puts our key in the queue (see `joinQueue`); resolves to whether it is the oldest (we hold the lock). */
-  async #enqueue(entry: KeyEntry): Promise<boolean> {
+  #enqueue(entry: KeyEntry): Promise<boolean> {
     const { session } = this.#state;
     const own = entry.key.toString('latin1');
-    const head = await joinQueue(session.client, mutexPrefix(session.prefix, entry.name), entry, () => {
+    return joinQueue(session.client, mutexPrefix(session.prefix, entry.name), entry, () => {
       session.track(entry);
-      if (!this.#own.has(own)) this.#own.set(own, new Set());
+      if (!this.#own.has(own)) this.#own.set(own, null);
     });
-    return head === undefined || BigInt(head.create_revision) === entry.rev;
   }
 
   /**
@@ -294,7 +306,9 @@ export class EtcdMutexDriver implements LockDriver<KeyEntry> {
         }
         if (check.ahead === undefined) return this.#acquired(entry, await aliveUntil, checkedAt, ttl);
         // Ahead of us one of our own keys: we are told when it goes. Anyone else's: watch it.
-        const followers = this.#own.get(check.ahead.toString('latin1'));
+        const aheadKey = check.ahead.toString('latin1');
+        let followers = this.#own.get(aheadKey);
+        if (followers === null) this.#own.set(aheadKey, (followers = new Set()));
         followers?.add(wake);
         const watch = followers === undefined ? new DeleteWatch(session.client, check.ahead, check.revision + 1n, wake) : undefined;
         try {
@@ -322,7 +336,7 @@ export class EtcdMutexDriver implements LockDriver<KeyEntry> {
    */
   async #retrying<T>(step: () => Promise<T>, retry: Retry, entry: KeyEntry): Promise<T> {
     const clock = this.#state.session.clock;
-    const outage = new Outage(clock, MAX_RETRY_DELAY_MS, retry.budgetMs);
+    let outage: Outage | undefined; // made at the first failure: nothing allocated when etcd answers
     for (;;) {
       if (entry.lost !== undefined) throw entry.lost;
       retry.signal.throwIfAborted();
@@ -330,6 +344,7 @@ export class EtcdMutexDriver implements LockDriver<KeyEntry> {
         return await step();
       } catch (error) {
         if (!isTransientEtcdError(error)) throw error;
+        outage ??= new Outage(clock, MAX_RETRY_DELAY_MS, retry.budgetMs);
         const delay = outage.failed(error instanceof Error ? error : new Error(String(error)));
         const left = retry.deadline - clock.now();
         if (delay === undefined || left <= 0) throw error;
@@ -344,7 +359,7 @@ export class EtcdMutexDriver implements LockDriver<KeyEntry> {
     const followers = this.#own.get(own);
     if (followers === undefined) return;
     this.#own.delete(own);
-    for (const wake of followers) wake();
+    for (const wake of followers ?? []) wake();
   }
 
   #acquired(entry: KeyEntry, aliveUntil: number, startedAt: number, ttl: number): AcquireResult<KeyEntry> {
@@ -361,11 +376,16 @@ export class EtcdMutexDriver implements LockDriver<KeyEntry> {
   }
 }
 
-/** A signal that aborts when either does (with that one's reason); `dispose` detaches it. */
+const NOTHING_TO_DETACH = () => undefined;
+
+/**
+ * A signal that aborts when either does (with that one's reason); `dispose` detaches it. Without
+ * `a` it is `b` itself: no controller or listener for the usual `lock()` without a signal.
+ */
 export function linkSignals(a: AbortSignal | undefined, b: AbortSignal): { signal: AbortSignal; dispose(): void } {
+  if (a === undefined) return { signal: b, dispose: NOTHING_TO_DETACH };
   const controller = new AbortController();
-  const sources = a === undefined ? [b] : [a, b];
-  const listeners = sources.map((source) => {
+  const listeners = [a, b].map((source) => {
     const onAbort = () => controller.abort(source.reason);
     if (source.aborted) controller.abort(source.reason);
     else source.addEventListener('abort', onAbort, { once: true });

@@ -2,7 +2,7 @@ import type { IKeyValue } from 'etcd3';
 import type { EtcdClient } from './client.js';
 import type { KeyEntry } from './entry.js';
 import { isQueueEntry } from './keys.js';
-import { createRevisionIs, getOp, headerRevision, putOp, queueOp, rangeKvs } from './ops.js';
+import { getOp, headerRevision, noKeyUnder, putOp, queueOp, rangeKvs } from './ops.js';
 
 /**
  * The transactions of `EtcdMutex`'s queue, as etcd's Go `concurrency.Mutex` sends them: join
@@ -11,31 +11,36 @@ import { createRevisionIs, getOp, headerRevision, putOp, queueOp, rangeKvs } fro
  */
 
 /**
- * Go's `tryAcquire`: `If(createRevision(myKey) == 0) Then(put myKey, get oldest) Else(put
- * myKey, get myKey, get oldest)`. Idempotent, so a retry after a lost answer finds the key its
- * first attempt put. Sets `entry.rev` and calls `joined` as soon as the put is confirmed;
- * resolves to the queue's oldest entry.
+ * Go's `tryAcquire`, with the same result for Go's contenders, in one txn: `If(no key under the
+ * queue directory) Then(put myKey) Else(put myKey, get myKey, get oldest)`. An empty queue
+ * means our key is the oldest once put, so the usual, uncontended case sends and reads no range
+ * (Go's `If(createRevision(myKey) == 0) Then(put myKey, get oldest)` reads the queue every time,
+ * a measurable part of an uncontended lock). Idempotent: a retry after a lost answer finds the
+ * key its first attempt put, takes the Else branch, and reads the key's create revision. Sets
+ * `entry.rev` and calls `joined` as soon as the put is confirmed; resolves to whether our key
+ * is the oldest entry of the queue (we hold the lock).
  *
- * Go's Else only reads. Ours also puts our token, over a key an earlier lock of ours left
- * behind (its delete failed; only this instance writes keys named after its lease): a put
- * keeps the create revision, and the key's value is what release and renew check ownership
- * by. Go ignores values and waits only for deletions, so this changes nothing for it.
+ * The Else branch's put also covers a key an earlier lock of ours left behind (its delete
+ * failed; only this instance writes keys named after its lease) with our token: a put keeps the
+ * create revision, and the key's value is what release and renew check ownership by. Go ignores
+ * values and waits only for deletions, so this changes nothing for it.
  */
-export async function joinQueue(
-  client: EtcdClient,
-  queuePrefix: Buffer,
-  entry: KeyEntry,
-  joined: () => void,
-): Promise<IKeyValue | undefined> {
+export async function joinQueue(client: EtcdClient, queuePrefix: Buffer, entry: KeyEntry, joined: () => void): Promise<boolean> {
+  const put = putOp(entry.key, entry.token, entry.lease.id);
   const response = await client.kv.txn({
-    compare: [createRevisionIs(entry.key, 0n)],
-    success: [putOp(entry.key, entry.token, entry.lease.id), queueOp(queuePrefix, { limit: 1 })],
-    failure: [putOp(entry.key, entry.token, entry.lease.id), getOp(entry.key, true), queueOp(queuePrefix, { limit: 1 })],
+    compare: [noKeyUnder(queuePrefix)],
+    success: [put],
+    failure: [put, getOp(entry.key, true), queueOp(queuePrefix, { limit: 1, keysOnly: true })],
   });
-  entry.rev = response.succeeded ? headerRevision(response) : BigInt(rangeKvs(response, 1)[0]!.create_revision);
+  if (response.succeeded) {
+    entry.rev = headerRevision(response);
+    joined();
+    return true;
+  }
+  entry.rev = BigInt(rangeKvs(response, 1)[0]!.create_revision);
   joined();
-  const oldest = rangeKvs(response, response.succeeded ? 1 : 2)[0];
-  return firstEntry(client, queuePrefix, oldest, queueOp(queuePrefix, { keysOnly: true }));
+  const oldest = await firstEntry(client, queuePrefix, rangeKvs(response, 2)[0], queueOp(queuePrefix, { keysOnly: true }));
+  return oldest === undefined || BigInt(oldest.create_revision) === entry.rev;
 }
 
 /** What {@link checkQueue} found. */

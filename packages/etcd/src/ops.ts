@@ -13,6 +13,14 @@ export function valueIs(key: Buffer, value: string): ICompare {
   return { key, target: CompareTarget.Value, result: CompareResult.Equal, value: Buffer.from(value, 'utf8') };
 }
 
+/**
+ * No key under `prefix` (a range compare: every key in the range must have create revision 0,
+ * which an empty range does).
+ */
+export function noKeyUnder(prefix: Buffer): ICompare {
+  return { key: prefix, range_end: prefixRangeEnd(prefix), target: CompareTarget.Create, result: CompareResult.Equal, create_revision: '0' };
+}
+
 export function putOp(key: Buffer, value: string, leaseId: string): IRequestOp {
   return { request_put: { key, value: Buffer.from(value, 'utf8'), lease: leaseId } };
 }

@@ -13,8 +13,10 @@ interface NameSlots {
   granted: number;
   /** The turn whose put may go now (all earlier ones are done). */
   turn: number;
-  /** Turns done before their predecessors (given up early). */
-  readonly doneEarly: Set<number>;
+  /** Turns done before their predecessors (given up early); made on first use. */
+  doneEarly: Set<number> | undefined;
+  /** Callers waiting in {@link QueueSlots.waitTurn}: only then does a turn's end wake anyone. */
+  turnWaiters: number;
 }
 
 /**
@@ -65,6 +67,18 @@ export class QueueSlots {
     return this.#take(name, this.#slots(name));
   }
 
+  /** A slot of `name` at once if one is free and nobody waits for one; else `null` (then {@link take}). */
+  takeNow(name: string): Slot | null {
+    const slots = this.#slots(name);
+    return slots.inUse < this.size && this.#waiting.queued(name) === 0 ? this.#take(name, slots) : null;
+  }
+
+  /** Whether `slot`'s put may go now (every caller granted a slot before it has put): no {@link waitTurn} needed. */
+  isTurn(name: string, slot: Slot): boolean {
+    const slots = this.#names.get(name);
+    return slots === undefined || slots.turn === slot.turn;
+  }
+
   /**
    * Resolves to a slot of `name`, waiting in arrival order while all are taken. Rejects with
    * `signal.reason` on abort and with `LockAcquireTimeoutError` after `waitTimeout` ms; a
@@ -101,11 +115,13 @@ export class QueueSlots {
     if (slots === undefined || slots.turn === slot.turn) return;
     const { signal, waitTimeout } = options;
     const ticket = this.#turns.enqueue(turnKey(name, slot.turn));
+    slots.turnWaiters++;
     try {
       for (const deadline = deadlineOf(waitTimeout); slots.turn !== slot.turn; ) {
         await sleepUntil(ticket, name, deadline, waitTimeout, signal);
       }
     } finally {
+      slots.turnWaiters--;
       ticket.leave(true);
     }
   }
@@ -113,7 +129,7 @@ export class QueueSlots {
   #slots(name: string): NameSlots {
     let slots = this.#names.get(name);
     if (slots === undefined) {
-      slots = { used: [], inUse: 0, granted: 0, turn: 0, doneEarly: new Set() };
+      slots = { used: [], inUse: 0, granted: 0, turn: 0, doneEarly: undefined, turnWaiters: 0 };
       this.#names.set(name, slots);
     }
     return slots;
@@ -154,9 +170,16 @@ export class QueueSlots {
   }
 
   #endTurn(name: string, slots: NameSlots, turn: number): void {
-    slots.doneEarly.add(turn);
-    while (slots.doneEarly.delete(slots.turn)) slots.turn++;
-    this.#turns.notify(turnKey(name, slots.turn));
+    if (turn === slots.turn && slots.doneEarly === undefined) slots.turn++; // in order: the usual case
+    else {
+      const early = (slots.doneEarly ??= new Set());
+      early.add(turn);
+      while (early.delete(slots.turn)) slots.turn++;
+      if (early.size === 0) slots.doneEarly = undefined;
+    }
+    // Every step here is synchronous, so a caller that checked its turn before this either sleeps
+    // on its ticket now or has not queued at all: nobody to tell when nobody waits.
+    if (slots.turnWaiters > 0) this.#turns.notify(turnKey(name, slots.turn));
   }
 
   #dropIfIdle(name: string, slots: NameSlots): void {
