@@ -81,6 +81,20 @@ describe('shared leases', () => {
     await waitFor(async () => !(await leaseExists(lease)), 2_000);
   });
 
+  it('a lease used again while idle is revoked only leaseIdleTimeout after its last use', async () => {
+    const m = mutex({ leaseIdleTimeout: 2_000 });
+    const a = await m.lock('idle-again', { ttl: 10_000 });
+    const lease = await leaseOf((await raw.getAll().prefix(`${prefix}idle-again/`).keys())[0]!);
+    await a.release();
+    await sleep(1_200);
+    await (await m.lock('idle-again', { ttl: 10_000 })).release(); // the same lease, idle again from here
+    const lastUse = performance.now();
+    await sleep(1_000); // past the end of the first idle period, well within the second
+    expect(await leaseExists(lease)).toBe(true);
+    expect(performance.now() - lastUse).toBeLessThan(2_000); // the check above ran within the second period
+    await waitFor(async () => !(await leaseExists(lease)), 5_000);
+  });
+
   it('a failed tryLock, an aborted and a timed-out waiter leave no queue key behind', async () => {
     const holder = mutex();
     const other = mutex();
