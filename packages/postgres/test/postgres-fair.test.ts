@@ -190,4 +190,41 @@ describe('the wait list', () => {
     expect(order).toEqual(['a1', 'a2', 'b1', 'a3']);
     expect(await placesOf(key)).toEqual([]);
   });
+
+  it('a notification that names nobody wakes the caller holding the instance place, not only the oldest waiter', async () => {
+    // maxRetryDelay far above the test's bounds: only a wake-up brings a sleeping waiter back.
+    const a = open({ maxLocalHandOvers: 1, maxRetryDelay: 30_000 });
+    const c = open();
+    const key = uniqueKey();
+    const holder = await c.lock(key, { ttl: 60_000 });
+    const got: string[] = [];
+    const take = (name: string) =>
+      a.lock(key, { ttl: 60_000, waitTimeout: 20_000 }).then((h) => {
+        got.push(name);
+        return h;
+      });
+    const a1 = take('a1');
+    await eventually(async () => (await placesOf(key)).length === 1);
+    const a2 = take('a2');
+    const a2b = take('a2b');
+    await sleep(50);
+    await holder.release();
+    const h1 = await a1; // a's turn: a2 and a2b were queued before it began
+    const a3 = take('a3'); // a's next place
+    await eventually(async () => (await placesOf(key)).length === 1);
+    await h1.release(); // a hand-over to a2: the one maxLocalHandOvers allows
+    const h2 = await a2;
+    await admin.query(`UPDATE "dlock_locks" SET expires_at = now() WHERE key = $1`, [key]); // a2's lease ran out
+    await h2.release().catch(() => undefined); // not held: nothing is notified
+    await sleep(100);
+    // The key is free and a3 is first in line; a2b (the oldest waiter here, no place) and a3 sleep.
+    expect(got).toEqual(['a1', 'a2']);
+    const sentAt = performance.now();
+    await admin.query('SELECT pg_notify($1, $2)', ['dlock_locks', key]); // a release that names nobody
+    const h3 = await a3;
+    expect(performance.now() - sentAt).toBeLessThan(5_000);
+    await h3.release(); // a3's turn: a2b, queued before it, next
+    await (await a2b).release();
+    expect(got).toEqual(['a1', 'a2', 'a3', 'a2b']);
+  });
 });

@@ -52,7 +52,7 @@ export class ClaimEngine<D> implements AsyncDisposable {
       maxRetryDelay: resolved.maxRetryDelay,
       released: (key, next) => {
         core.queue.notify(key, next);
-        core.passPlace(key);
+        core.passPlace(key, next === undefined);
       },
       lost: (lock, reason, cause) => core.reportLost(lock, reason, cause),
       held: () => core.held.all(),

@@ -54,16 +54,27 @@ export class EngineCore<D> {
   /**
    * With turns: local waiters of `key` wait behind a caller of ours that holds a place in the
    * server's line. When none does any more (it left, or the key went on in the line's order
-   * after our turn), the first that sleeps is woken, to take a place (or the key).
+   * after our turn), the first that sleeps is woken, to take a place (or the key). After a
+   * release that names nobody (`unnamed`: a feed that reconnected, an unordered release), the
+   * first sleeping caller with a place is woken too: only it may be first in line, and the
+   * queue's own wake-up goes to the oldest caller, which may have none.
    */
-  passPlace(key: string): void {
+  passPlace(key: string, unnamed = false): void {
     if (!this.turns) return;
     let sleeper: QueueTicket<Handle<D>> | undefined;
-    const placed = this.queue.first(key, (t) => {
-      if (sleeper === undefined && t.sleeping) sleeper = t;
-      return t.placed;
+    let placedSleeper: QueueTicket<Handle<D>> | undefined;
+    let placed = false;
+    this.queue.first(key, (t) => {
+      if (t.placed) {
+        placed = true;
+        if (placedSleeper === undefined && t.sleeping) placedSleeper = t;
+      } else if (sleeper === undefined && t.sleeping) {
+        sleeper = t;
+      }
+      return false;
     });
-    if (placed === undefined) sleeper?.wake();
+    if (!placed) sleeper?.wake();
+    else if (unnamed) placedSleeper?.wake();
   }
 
   get backend(): string {
