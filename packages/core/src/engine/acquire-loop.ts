@@ -40,6 +40,11 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
   // Releases that found nobody queued here are counted: one during the first attempt wakes the
   // ticket as soon as it is queued (a release feed that does not name the next caller).
   let since = core.queue.epoch;
+  // Aborted, or closed: an abort the caller asked for wins over a close() that came after it.
+  const stillWanted = () => {
+    signal?.throwIfAborted();
+    core.assertOpen('lock', key);
+  };
   let tracked: (() => void) | undefined;
   let watching = false;
   let acquired = false;
@@ -77,7 +82,7 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
       // Subscribe once the backend answers: during an outage the subscription would only fail too.
       if (!watching && !outage.active) {
         // Closed while the attempt was answered: a subscription now would only wait for a closed client.
-        core.assertOpen('lock', key);
+        stillWanted();
         try {
           const fresh = await core.watch.watch(key);
           watching = true;
@@ -93,7 +98,7 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
       }
       // close() wakes sleepers once: one that closed while this waiter was busy (attempting,
       // subscribing) must not put it to sleep for a whole lease afterwards.
-      core.assertOpen('lock', key);
+      stillWanted();
       await ticket.sleep(Math.min(nap, left), signal);
       const granted = await ticket.takeGrant();
       if (granted !== null) {
@@ -104,7 +109,7 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
         acquired = true;
         return granted;
       }
-      core.assertOpen('lock', key);
+      stillWanted();
       tryNow = true;
     }
   } finally {

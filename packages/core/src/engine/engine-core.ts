@@ -64,15 +64,14 @@ export class EngineCore<D> {
     let sleeper: QueueTicket<Handle<D>> | undefined;
     let placedSleeper: QueueTicket<Handle<D>> | undefined;
     let placed = false;
-    this.queue.first(key, (t) => {
+    for (const t of this.queue.tickets(key)) {
       if (t.placed) {
         placed = true;
         if (placedSleeper === undefined && t.sleeping) placedSleeper = t;
       } else if (sleeper === undefined && t.sleeping) {
         sleeper = t;
       }
-      return false;
-    });
+    }
     if (!placed) sleeper?.wake();
     else if (unnamed) placedSleeper?.wake();
   }

@@ -88,6 +88,11 @@ export class KeyQueue<G = unknown> {
     return this.#queues.size;
   }
 
+  /** The tickets of `key`, oldest first (empty when none). */
+  tickets(key: string): ReadonlyArray<QueueTicket<G>> {
+    return this.#queues.get(key) ?? NO_TICKETS;
+  }
+
   /** The oldest ticket of `key`, or the oldest that `accept`s. */
   first(key: string, accept?: (ticket: QueueTicket<G>) => boolean): QueueTicket<G> | undefined {
     const queue = this.#queues.get(key);
@@ -232,6 +237,8 @@ export class KeyQueue<G = unknown> {
     }
   }
 }
+
+const NO_TICKETS: ReadonlyArray<never> = Object.freeze([]);
 
 /** How many keys {@link KeyQueue} remembers unmatched release names for (the oldest go first). */
 const MAX_NAMED_KEYS = 1_024;
