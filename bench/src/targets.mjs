@@ -117,6 +117,13 @@ export function checkTargets(result) {
       : '–',
     wd ? wd.median.roundTripsPerTick <= 1.5 && wd.median.eventLoopP99Ms < 20 : undefined,
   );
+  add(
+    'Watchdog (issue 16): the renewals add <= 10 ms to the event-loop p99 of the same process idle',
+    wd?.median.addedEventLoopP99Ms === undefined
+      ? '–'
+      : `+${fx(wd.median.addedEventLoopP99Ms, 1)} ms (idle ${fx(wd.median.idleEventLoopP99Ms, 1)} ms, holding ${fx(wd.median.eventLoopP99Ms, 1)} ms)`,
+    wd?.median.addedEventLoopP99Ms === undefined ? undefined : wd.median.addedEventLoopP99Ms <= 10,
+  );
 
   const regRows = section(result, 'registration')?.groups[0]?.rows ?? [];
   for (const [key, how] of [

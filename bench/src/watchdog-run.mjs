@@ -17,9 +17,20 @@ async function pool(count, concurrency, fn) {
   );
 }
 
+/** The event loop's p99 delay (ms) over `ms` of this process doing nothing. */
+async function idleP99(ms) {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  await sleep(ms);
+  delay.disable();
+  return delay.percentile(99) / 1e6;
+}
+
 export async function runWatchdog(spec, env, { locks, ttl, ticks: windowTicks }) {
   const admin = new Redis(env.redisUrl);
   try {
+    // The same process before it holds anything: what the renewals add is measured over this.
+    const idleEventLoopP99Ms = await idleP99(Math.min(2_000, ttl));
     const rssBefore = process.memoryUsage().rss;
     const locker = await within(15_000, createLocker(spec, env), `create ${spec.id}`);
     if (typeof locker.hold !== 'function') {
@@ -62,6 +73,8 @@ export async function runWatchdog(spec, env, { locks, ttl, ticks: windowTicks })
       renewalsPerRoundTrip: pipelines === undefined ? 1 : pipelined / Math.max(1, pipelines),
       renewCommandsPerSecond: renewCommands / (elapsed / 1000),
       eventLoopP99Ms: delay.percentile(99) / 1e6,
+      idleEventLoopP99Ms,
+      addedEventLoopP99Ms: delay.percentile(99) / 1e6 - idleEventLoopP99Ms,
       eventLoopMaxMs: delay.max / 1e6,
       rssMB: rss / 2 ** 20,
       rssGrowthMB: (rss - rssBefore) / 2 ** 20,
