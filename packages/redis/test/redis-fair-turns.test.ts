@@ -1,34 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startRedis, uniqueKey, waitFor, type RedisServer } from '@dlock/testkit';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { uniqueKey, waitFor } from '@dlock/testkit';
+import { describe, expect, it } from 'vitest';
 import { RedisLock, redisLockKeys, redisWaitListKeys } from '../src/index.js';
-import { adminClient } from './helpers/redis.js';
+import { redisServerPerFile } from './helpers/redis-file.js';
 
 // Fair RedisLock by instance turns: the server's line holds one place per instance and key, the
 // instance's other waiters queue behind it locally, and a turn serves the waiters the instance
 // had queued when it began (by hand-over), then the key goes on in the line's order.
-let server: RedisServer;
-let admin: Redis;
-const cleanup: Array<() => Promise<unknown> | void> = [];
-
-beforeAll(async () => {
-  server = await startRedis();
-  admin = adminClient(server.port);
-});
-afterEach(async () => {
-  await Promise.allSettled(cleanup.splice(0).map((f) => f()));
-});
-afterAll(async () => {
-  admin?.disconnect();
-  await server?.stop();
-});
-
-function open(options: ConstructorParameters<typeof RedisLock>[1] = {}): RedisLock {
-  const lock = new RedisLock({ host: server.host, port: server.port }, options);
-  cleanup.push(() => lock.close());
-  return lock;
-}
+const fx = redisServerPerFile();
+const { open } = fx;
 
 const line = (key: string) => redisWaitListKeys(redisLockKeys('dlock', key)).waiters;
 
@@ -48,13 +28,13 @@ describe('fair: instance turns', () => {
     });
     await sleep(250);
     // Four waiters in a, one place: the first one's.
-    expect(await admin.zcard(line(key))).toBe(1);
+    expect(await fx.admin.zcard(line(key))).toBe(1);
     await holder.release();
     await Promise.all(waiters);
     expect(order).toEqual([0, 1, 2, 3]);
     // One acquisition, then hand-overs: each a new fence, one above the last.
     expect(fences.map((f) => f - fences[0]!)).toEqual([0n, 1n, 2n, 3n]);
-    expect(await admin.exists(line(key))).toBe(0);
+    expect(await fx.admin.exists(line(key))).toBe(0);
   });
 
   it('a turn serves the waiters its instance had queued when it began; one that comes during the turn waits for the next', async () => {
@@ -90,16 +70,16 @@ describe('fair: instance turns', () => {
     const holder = (await b.tryLock(key, { ttl: 30_000 }))!;
     const quitter = new AbortController();
     const first = a.lock(key, { ttl: 30_000, signal: quitter.signal }).catch((e: unknown) => e);
-    await waitFor(async () => (await admin.zcard(line(key))) === 1, 2_000);
-    const [a1] = await admin.zrange(line(key), '0', '-1');
+    await waitFor(async () => (await fx.admin.zcard(line(key))) === 1, 2_000);
+    const [a1] = await fx.admin.zrange(line(key), '0', '-1');
     const other = c.lock(key, { ttl: 30_000, waitTimeout: 10_000 });
-    await waitFor(async () => (await admin.zcard(line(key))) === 2, 2_000);
+    await waitFor(async () => (await fx.admin.zcard(line(key))) === 2, 2_000);
     const second = a.lock(key, { ttl: 30_000, waitTimeout: 10_000 });
     await sleep(100);
-    expect(await admin.zcard(line(key))).toBe(2); // a's second waiter waits behind a1's place
+    expect(await fx.admin.zcard(line(key))).toBe(2); // a's second waiter waits behind a1's place
     quitter.abort(new Error('gave up'));
     await waitFor(async () => {
-      const tokens = await admin.zrange(line(key), '0', '-1');
+      const tokens = await fx.admin.zrange(line(key), '0', '-1');
       return tokens.length === 2 && !tokens.includes(a1!);
     }, 2_000);
     expect(String(await first)).toContain('gave up');

@@ -1,47 +1,27 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidOptionError } from '@dlock/core';
-import { startRedis, uniqueKey, waitFor, type RedisServer } from '@dlock/testkit';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { uniqueKey, waitFor } from '@dlock/testkit';
+import { describe, expect, it } from 'vitest';
 import { RedisLock, redisLockKeys, redisLockScripts, redisWaitListKeys } from '../src/index.js';
-import { adminClient } from './helpers/redis.js';
+import { redisServerPerFile } from './helpers/redis-file.js';
 
 // The fair wait list of RedisLock (the default): order across instances, places that end, and
 // what a caller that gives up leaves behind. The contract suite's fairness tests cover the order
 // of live waiters; these cover the server's side of it.
-let server: RedisServer;
-let admin: Redis;
-const cleanup: Array<() => Promise<unknown> | void> = [];
-
-beforeAll(async () => {
-  server = await startRedis();
-  admin = adminClient(server.port);
-});
-afterEach(async () => {
-  await Promise.allSettled(cleanup.splice(0).map((f) => f()));
-});
-afterAll(async () => {
-  admin?.disconnect();
-  await server?.stop();
-});
-
-function open(options: ConstructorParameters<typeof RedisLock>[1] = {}): RedisLock {
-  const lock = new RedisLock({ host: server.host, port: server.port }, options);
-  cleanup.push(() => lock.close());
-  return lock;
-}
+const fx = redisServerPerFile();
+const { open } = fx;
 
 /** Queues `token` in `key`'s wait list as a waiter of some other process would, with a place of `placeMs`. */
 async function queueForeignWaiter(key: string, token: string, placeMs: number): Promise<void> {
   const keys = redisLockKeys('dlock', key);
   const { waiters, places } = redisWaitListKeys(keys);
-  const reply = await redisLockScripts.fairAcquire.run(admin, [keys.lock, token, 30_000, 3_630_000, 1, placeMs, 0]);
+  const reply = await redisLockScripts.fairAcquire.run(fx.admin, [keys.lock, token, 30_000, 3_630_000, 1, placeMs, 0]);
   expect((reply as unknown[])[0]).toBe(0); // held by someone: queued, not acquired
 }
 
 describe('fair: options', () => {
   it('is on by default, and fair must be a boolean', () => {
-    const client = { host: '127.0.0.1', port: server.port, lazyConnect: true };
+    const client = { host: '127.0.0.1', port: fx.server.port, lazyConnect: true };
     expect(open().fair).toBe(true);
     expect(open({ fair: false }).fair).toBe(false);
     expect(() => new RedisLock(client, { fair: 'yes' as unknown as boolean })).toThrow(InvalidOptionError);
@@ -57,15 +37,15 @@ describe('fair: the wait list on the server', () => {
     const holder = (await lock.tryLock(key, { ttl: 60_000 }))!;
     await queueForeignWaiter(key, 'e'.repeat(32), 600); // told to come back in ~60 s
     const { places } = redisWaitListKeys(redisLockKeys('dlock', key));
-    const before = Number(await admin.zscore(places, 'e'.repeat(32)));
+    const before = Number(await fx.admin.zscore(places, 'e'.repeat(32)));
     const serverMs = async () => {
-      const [seconds, micros] = await admin.time();
+      const [seconds, micros] = await fx.admin.time();
       return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     };
     const releasedAfter = await serverMs();
     await holder.release();
     const releasedBefore = await serverMs();
-    const shortened = Number(await admin.zscore(places, 'e'.repeat(32)));
+    const shortened = Number(await fx.admin.zscore(places, 'e'.repeat(32)));
     expect(before - releasedBefore).toBeGreaterThan(55_000);
     // maxRetryDelay (1 s) plus the 2 s slack, from the release (on the server's clock, which
     // bracketed it: exact, however loaded the machine).
@@ -82,16 +62,16 @@ describe('fair: the wait list on the server', () => {
     expect(await lock.isLocked(key)).toBe(false);
     expect(await lock.tryLock(key)).toBeNull();
     const { waiters } = redisWaitListKeys(redisLockKeys('dlock', key));
-    expect(await admin.zrange(waiters, '0', '-1')).toEqual(['f'.repeat(32)]);
+    expect(await fx.admin.zrange(waiters, '0', '-1')).toEqual(['f'.repeat(32)]);
     // A caller that waits behind it is told to come back within a second, not when the first
     // one's 20 s place would end (places must not stack up behind a waiter that never comes).
     const keys = redisLockKeys('dlock', key);
     const { places } = redisWaitListKeys(keys);
-    const reply = (await redisLockScripts.fairAcquire.run(admin, [keys.lock, 'a'.repeat(32), 30_000, 3_630_000, 1, 3_000, 0])) as [number, number];
+    const reply = (await redisLockScripts.fairAcquire.run(fx.admin, [keys.lock, 'a'.repeat(32), 30_000, 3_630_000, 1, 3_000, 0])) as [number, number];
     expect(reply[0]).toBe(0);
     expect(reply[1]).toBeLessThanOrEqual(1_000);
     // Its place: that second plus the 3 s asked for, from now (the first one's ends within 3 s).
-    expect(Number(await admin.zscore(places, 'a'.repeat(32))) - Number(await admin.zscore(places, 'f'.repeat(32)))).toBeLessThanOrEqual(1_100);
+    expect(Number(await fx.admin.zscore(places, 'a'.repeat(32))) - Number(await fx.admin.zscore(places, 'f'.repeat(32)))).toBeLessThanOrEqual(1_100);
   });
 
   it('a waiter that stopped coming back loses its place when it ends, and the next one gets the key then', async () => {
@@ -112,8 +92,8 @@ describe('fair: the wait list on the server', () => {
     expect(waited).toBeGreaterThanOrEqual(600);
     expect(waited).toBeLessThan(5_000);
     const { waiters, places } = redisWaitListKeys(redisLockKeys('dlock', key));
-    expect(await admin.zrange(waiters, '0', '-1')).toEqual([]);
-    expect(await admin.zrange(places, '0', '-1')).toEqual([]);
+    expect(await fx.admin.zrange(waiters, '0', '-1')).toEqual([]);
+    expect(await fx.admin.zrange(places, '0', '-1')).toEqual([]);
     await next.release();
   });
 
@@ -165,7 +145,7 @@ describe('fair: the wait list on the server', () => {
 
   it('close() lets its waiters leave the line before it closes the connection: nothing of them is left', async () => {
     const holderLock = open();
-    const waiting = new RedisLock({ host: server.host, port: server.port });
+    const waiting = new RedisLock({ host: fx.server.host, port: fx.server.port });
     const key = uniqueKey();
     const holder = (await holderLock.tryLock(key, { ttl: 30_000 }))!;
     const quitter = new AbortController();
@@ -174,12 +154,12 @@ describe('fair: the wait list on the server', () => {
       waiting.lock(key, { ttl: 30_000, signal: quitter.signal }).catch((e: unknown) => e),
     ];
     const { waiters, places } = redisWaitListKeys(redisLockKeys('dlock', key));
-    await waitFor(async () => (await admin.zcard(waiters)) === 2, 2_000);
+    await waitFor(async () => (await fx.admin.zcard(waiters)) === 2, 2_000);
     quitter.abort(new Error('gave up')); // leaves just before close()
     await waiting.close();
     // Gone when close() resolves, not when the places would expire (seconds later).
-    expect(await admin.zrange(waiters, '0', '-1')).toEqual([]);
-    expect(await admin.zrange(places, '0', '-1')).toEqual([]);
+    expect(await fx.admin.zrange(waiters, '0', '-1')).toEqual([]);
+    expect(await fx.admin.zrange(places, '0', '-1')).toEqual([]);
     expect((await outcomes[0]) instanceof Error).toBe(true);
     expect(String(await outcomes[1])).toContain('gave up');
     await holder.release();
@@ -191,41 +171,41 @@ describe('fair: the wait list on the server', () => {
     const holder = (await a.tryLock(key, { ttl: 30_000 }))!;
     const waiting = b.lock(key, { ttl: 30_000, waitTimeout: 10_000 });
     const { waiters, places } = redisWaitListKeys(redisLockKeys('dlock', key));
-    await waitFor(async () => (await admin.zcard(waiters)) === 1, 2_000);
-    const pttl = await admin.pttl(places);
+    await waitFor(async () => (await fx.admin.zcard(waiters)) === 1, 2_000);
+    const pttl = await fx.admin.pttl(places);
     // Kept for the holder's lease plus the place's slack, not forever.
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(30_000 + 10_000);
     await holder.release();
     await (await waiting).release();
-    expect(await admin.exists(waiters, places)).toBe(0);
+    expect(await fx.admin.exists(waiters, places)).toBe(0);
   });
   it('the lock value says who may take the key: plain while nobody waits (released as release.lua does), marked once someone does, kept for the first waiter after the release', async () => {
     const lock = open();
     const key = uniqueKey();
     const { lock: lockKey } = redisLockKeys('dlock', key);
     const alone = (await lock.tryLock(key, { ttl: 30_000 }))!;
-    expect(await admin.get(lockKey)).toBe(alone.token);
+    expect(await fx.admin.get(lockKey)).toBe(alone.token);
     await alone.release();
-    expect(await admin.exists(lockKey)).toBe(0);
+    expect(await fx.admin.exists(lockKey)).toBe(0);
 
     const holder = (await lock.tryLock(key, { ttl: 30_000 }))!;
     await queueForeignWaiter(key, 'c'.repeat(32), 20_000);
-    expect(await admin.get(lockKey)).toBe(`${holder.token}+`);
-    expect(await admin.pttl(lockKey)).toBeGreaterThan(25_000); // the lease is kept
+    expect(await fx.admin.get(lockKey)).toBe(`${holder.token}+`);
+    expect(await fx.admin.pttl(lockKey)).toBeGreaterThan(25_000); // the lease is kept
     await lock.renew(holder, 30_000); // a marked holder still renews
     await holder.release();
-    expect(await admin.get(lockKey)).toBe(`~${'c'.repeat(32)}`);
+    expect(await fx.admin.get(lockKey)).toBe(`~${'c'.repeat(32)}`);
     // Kept until the first waiter's (shortened) place ends: maxRetryDelay + 2 s.
-    expect(await admin.pttl(lockKey)).toBeLessThanOrEqual(3_000);
+    expect(await fx.admin.pttl(lockKey)).toBeLessThanOrEqual(3_000);
     expect(await lock.inspect(key)).toBeNull();
     expect(await lock.tryLock(key)).toBeNull();
     // The first waiter comes (a re-attempt, with its place) and takes it.
     const keys = redisLockKeys('dlock', key);
     const { waiters, places } = redisWaitListKeys(keys);
-    const reply = (await redisLockScripts.fairAcquire.run(admin, [keys.lock, 'c'.repeat(32), 30_000, 3_630_000, 1, 3_000, 1])) as [number, unknown];
+    const reply = (await redisLockScripts.fairAcquire.run(fx.admin, [keys.lock, 'c'.repeat(32), 30_000, 3_630_000, 1, 3_000, 1])) as [number, unknown];
     expect(reply[0]).toBe(1);
-    expect(await admin.get(lockKey)).toBe('c'.repeat(32)); // nobody else waits: unmarked
-    expect(await admin.exists(waiters, places)).toBe(0);
+    expect(await fx.admin.get(lockKey)).toBe('c'.repeat(32)); // nobody else waits: unmarked
+    expect(await fx.admin.exists(waiters, places)).toBe(0);
   });
 });

@@ -1,44 +1,26 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidOptionError, LockLostError, LockService } from '@dlock/core';
-import { startRedis, uniqueKey, waitFor, type RedisServer } from '@dlock/testkit';
+import { uniqueKey, waitFor } from '@dlock/testkit';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { clusterSlot } from '../src/cluster-slot.js';
 import { RedisLock, redisLockKeys, redisLockScripts } from '../src/index.js';
+import { redisServerPerFile } from './helpers/redis-file.js';
 import { adminClient } from './helpers/redis.js';
 
-// RedisLock specifics beyond the shared contract, against one real redis-server.
-let server: RedisServer;
-let admin: Redis;
-const cleanup: Array<() => Promise<unknown> | void> = [];
-
-beforeAll(async () => {
-  server = await startRedis();
-  admin = adminClient(server.port);
-});
-afterEach(async () => {
-  await Promise.allSettled(cleanup.splice(0).map((f) => f()));
-});
-afterAll(async () => {
-  admin?.disconnect();
-  await server?.stop();
-});
-
-function open(options: ConstructorParameters<typeof RedisLock>[1] = {}): RedisLock {
-  const lock = new RedisLock({ host: server.host, port: server.port }, options);
-  cleanup.push(() => lock.close());
-  return lock;
-}
+// RedisLock specifics beyond the shared contract, against one real redis-fx.server.
+const fx = redisServerPerFile();
+const { open } = fx;
 
 function userClient(options: { keyPrefix?: string } = {}): Redis {
-  const client = new Redis({ host: server.host, port: server.port, ...options });
-  cleanup.push(() => client.disconnect());
+  const client = new Redis({ host: fx.server.host, port: fx.server.port, ...options });
+  fx.cleanup(() => client.disconnect());
   return client;
 }
 
 describe('options', () => {
   it('rejects a bad prefix, operationTimeout, fenceRetention or client with InvalidOptionError before connecting', () => {
-    const client = { host: '127.0.0.1', port: server.port, lazyConnect: true };
+    const client = { host: '127.0.0.1', port: fx.server.port, lazyConnect: true };
     expect(() => new RedisLock(client, { prefix: 'a{b' })).toThrow(InvalidOptionError);
     expect(() => new RedisLock(client, { prefix: 'a}b' })).toThrow(/prefix must be a string without/);
     expect(() => new RedisLock(client, { prefix: 5 as unknown as string })).toThrow(InvalidOptionError);
@@ -51,7 +33,7 @@ describe('options', () => {
   });
 
   it('a URL or options create a client that close() closes; a given client stays open', async () => {
-    const fromUrl = new RedisLock(server.url);
+    const fromUrl = new RedisLock(fx.server.url);
     const given = userClient();
     const onGiven = new RedisLock(given);
     const key = uniqueKey();
@@ -93,30 +75,30 @@ describe('names and wire format', () => {
     const key = uniqueKey();
     const names = redisLockKeys('wire', key);
     const h = (await lock.tryLock(key, { ttl: 5_000 }))!;
-    expect(await admin.get(names.lock)).toBe(h.token);
-    expect(BigInt((await admin.get(names.fence))!)).toBe(h.fencingToken);
-    const pttl = await admin.pttl(names.lock);
+    expect(await fx.admin.get(names.lock)).toBe(h.token);
+    expect(BigInt((await fx.admin.get(names.fence))!)).toBe(h.fencingToken);
+    const pttl = await fx.admin.pttl(names.lock);
     expect(pttl).toBeGreaterThan(4_000);
     expect(pttl).toBeLessThanOrEqual(5_000);
     // The counter is kept for the lease plus the retention (one hour by default).
-    const fencePttl = await admin.pttl(names.fence);
+    const fencePttl = await fx.admin.pttl(names.fence);
     expect(fencePttl).toBeGreaterThan(5_000 + 3_600_000 - 1_000);
     expect(fencePttl).toBeLessThanOrEqual(5_000 + 3_600_000);
 
-    const sub = adminClient(server.port);
-    cleanup.push(() => sub.disconnect());
+    const sub = adminClient(fx.server.port);
+    fx.cleanup(() => sub.disconnect());
     const messages: string[] = [];
     sub.on('message', (channel: string) => messages.push(channel));
     await sub.subscribe(names.channel);
     await h.release();
     await waitFor(() => messages.length === 1, 1_000);
     expect(messages).toEqual([names.channel]);
-    expect(await admin.exists(names.lock)).toBe(0);
+    expect(await fx.admin.exists(names.lock)).toBe(0);
   });
 
   it('a fresh fence counter starts at the server clock in microseconds', async () => {
     const lock = open();
-    const [seconds] = await admin.time();
+    const [seconds] = await fx.admin.time();
     const h = (await lock.tryLock(uniqueKey()))!;
     const floor = BigInt(seconds!) * 1_000_000n;
     expect(h.fencingToken).toBeGreaterThan(floor);
@@ -133,12 +115,12 @@ describe('names and wire format', () => {
     const second = (await lock.tryLock(key, { ttl: 100 }))!;
     expect(second.fencingToken).toBe(first.fencingToken + 1n); // counted, not reseeded
     await second.extend(5_000);
-    const kept = await admin.pttl(names.fence);
+    const kept = await fx.admin.pttl(names.fence);
     expect(kept).toBeGreaterThan(4_000);
     expect(kept).toBeLessThanOrEqual(5_100);
     await second.release();
-    await admin.pexpire(names.fence, 50); // as if 5.1 s had passed
-    await waitFor(async () => (await admin.exists(names.fence)) === 0, 2_000);
+    await fx.admin.pexpire(names.fence, 50); // as if 5.1 s had passed
+    await waitFor(async () => (await fx.admin.exists(names.fence)) === 0, 2_000);
     const third = (await lock.tryLock(key, { ttl: 100 }))!;
     expect(third.fencingToken).toBeGreaterThan(second.fencingToken);
     await third.release();
@@ -147,7 +129,7 @@ describe('names and wire format', () => {
   it('fencing tokens stay exact above 2^53', async () => {
     const lock = open();
     const key = uniqueKey();
-    await admin.set(redisLockKeys('dlock', key).fence, '9007199254740993');
+    await fx.admin.set(redisLockKeys('dlock', key).fence, '9007199254740993');
     const h = (await lock.tryLock(key))!;
     expect(h.fencingToken).toBe(9007199254740994n);
     expect((await lock.inspect(key))?.fencingToken).toBe(9007199254740994n);
@@ -162,9 +144,9 @@ describe('names and wire format', () => {
     const hb = await b.tryLock(key);
     expect(hb).not.toBeNull();
     const prefixed = new RedisLock(userClient({ keyPrefix: 'tenant1:' }));
-    cleanup.push(() => prefixed.close());
+    fx.cleanup(() => prefixed.close());
     const hp = (await prefixed.tryLock(key))!;
-    expect(await admin.get(`tenant1:dlock:{${key}}`)).toBe(hp.token);
+    expect(await fx.admin.get(`tenant1:dlock:{${key}}`)).toBe(hp.token);
     const waiter = prefixed.lock(key, { waitTimeout: 2_000 });
     await sleep(50);
     await hp.release(); // published on the unprefixed channel the waiter subscribed to
@@ -179,14 +161,14 @@ describe('scripts', () => {
     const lock = open();
     const service = new LockService(lock, { ttl: 300 });
     const key = uniqueKey();
-    await admin.script('FLUSH');
+    await fx.admin.script('FLUSH');
     const h = (await lock.tryLock(key, { ttl: 300 }))!;
     expect(h).not.toBeNull();
     service.autoRenew(h);
-    await admin.script('FLUSH');
+    await fx.admin.script('FLUSH');
     await sleep(700); // two watchdog ticks against an empty script cache
     expect(h.held).toBe(true);
-    expect(await admin.script('EXISTS', redisLockScripts.renew.sha)).toEqual([1]);
+    expect(await fx.admin.script('EXISTS', redisLockScripts.renew.sha)).toEqual([1]);
     await h.release();
   });
 
@@ -195,10 +177,10 @@ describe('scripts', () => {
     const key = uniqueKey();
     const names = redisLockKeys('dlock', key);
     const h = (await lock.tryLock(key, { ttl: 10_000 }))!;
-    const again = await admin.eval(redisLockScripts.acquire.source, 2, names.lock, names.fence, h.token, 60_000, 3_660_000);
+    const again = await fx.admin.eval(redisLockScripts.acquire.source, 2, names.lock, names.fence, h.token, 60_000, 3_660_000);
     expect(again).toEqual([1, String(h.fencingToken)]);
-    expect(await admin.pttl(names.lock)).toBeLessThanOrEqual(10_000);
-    const other = await admin.eval(redisLockScripts.acquire.source, 2, names.lock, names.fence, 'f'.repeat(32), 1_000, 3_601_000);
+    expect(await fx.admin.pttl(names.lock)).toBeLessThanOrEqual(10_000);
+    const other = await fx.admin.eval(redisLockScripts.acquire.source, 2, names.lock, names.fence, 'f'.repeat(32), 1_000, 3_601_000);
     expect((other as [number, number])[0]).toBe(0);
     await h.release();
   });
@@ -212,18 +194,18 @@ describe('acquire script, hand-over mode (holder token as 4th ARGV)', () => {
     const h = (await lock.tryLock(key, { ttl: 10_000 }))!;
     const next = 'a'.repeat(32);
     const run = (token: string, from: string) =>
-      admin.eval(redisLockScripts.acquire.source, 2, names.lock, names.fence, token, 20_000, 3_620_000, from) as Promise<[number, unknown]>;
+      fx.admin.eval(redisLockScripts.acquire.source, 2, names.lock, names.fence, token, 20_000, 3_620_000, from) as Promise<[number, unknown]>;
     const wrong = await run(next, 'b'.repeat(32));
     expect(wrong[0]).toBe(0);
-    expect(await admin.get(names.lock)).toBe(h.token); // nothing changed
+    expect(await fx.admin.get(names.lock)).toBe(h.token); // nothing changed
     const taken = await run(next, h.token);
     expect(taken[0]).toBe(1);
     expect(BigInt(String(taken[1]))).toBe(h.fencingToken + 1n);
-    expect(await admin.get(names.lock)).toBe(next);
-    expect(await admin.pttl(names.lock)).toBeGreaterThan(15_000);
+    expect(await fx.admin.get(names.lock)).toBe(next);
+    expect(await fx.admin.pttl(names.lock)).toBeGreaterThan(15_000);
     const resent = await run(next, h.token);
     expect(resent).toEqual([1, String(taken[1])]);
-    await admin.del(names.lock);
+    await fx.admin.del(names.lock);
   });
 });
 
@@ -245,7 +227,7 @@ describe('waiting', () => {
     // maxRetryDelay 1 s: the idle gap between two rounds (a few round trips, longer on a loaded
     // machine) stays well inside it, so the subscription must be reused.
     const waiter = new RedisLock(client, { maxRetryDelay: 1_000 });
-    cleanup.push(() => waiter.close());
+    fx.cleanup(() => waiter.close());
     const holder = open();
     const key = uniqueKey();
     for (let round = 0; round < 3; round++) {
@@ -268,7 +250,7 @@ describe('waiting', () => {
     const client = userClient();
     // Hand-overs off: this is about wake-ups (hand-overs are tested below).
     const waitersLock = new RedisLock(client, { fair, maxLocalHandOvers: 0 });
-    cleanup.push(() => waitersLock.close());
+    fx.cleanup(() => waitersLock.close());
     // Count this instance's acquire attempts as they leave the client.
     let attempts = 0;
     const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
@@ -309,7 +291,7 @@ describe('waiting', () => {
   it('fair: false: unlock() hands the lock to a waiter of the same instance in one script; after maxLocalHandOvers a real release lets another process in', async () => {
     const client = userClient();
     const local = new RedisLock(client, { fair: false, maxLocalHandOvers: 4 });
-    cleanup.push(() => local.close());
+    fx.cleanup(() => local.close());
     const remote = open({ fair: false });
     const sent: string[] = [];
     const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>;
@@ -328,8 +310,8 @@ describe('waiting', () => {
       lock.lock(key, { ttl: 20_000, waitTimeout: 10_000 }).then(async (h) => {
         order.push(name);
         fences.push(h.fencingToken);
-        expect(await admin.get(names.lock)).toBe(h.token);
-        const pttl = await admin.pttl(names.lock);
+        expect(await fx.admin.get(names.lock)).toBe(h.token);
+        const pttl = await fx.admin.pttl(names.lock);
         expect(pttl).toBeGreaterThan(15_000); // its own TTL, not what was left of the previous one
         expect(pttl).toBeLessThanOrEqual(20_000);
         await h.release();
@@ -350,7 +332,7 @@ describe('waiting', () => {
     expect(order.slice(0, 4)).toEqual(['local0', 'local1', 'local2', 'local3']);
     expect(order).toContain('remote');
     expect(order.filter((n) => n.startsWith('local'))).toEqual(['local0', 'local1', 'local2', 'local3', 'local4', 'local5']);
-    expect(await admin.exists(names.lock)).toBe(0);
+    expect(await fx.admin.exists(names.lock)).toBe(0);
   });
 
   it('fair and fair: false instances on one key: a holder a fair waiter marked releases normally, and the fair waiter gets the key at once', async () => {
@@ -359,7 +341,7 @@ describe('waiting', () => {
     const key = uniqueKey();
     const holder = (await unfair.tryLock(key, { ttl: 30_000 }))!;
     const waiting = fair.lock(key, { ttl: 30_000, waitTimeout: 10_000 });
-    await waitFor(async () => (await admin.get(redisLockKeys('dlock', key).lock)) === `${holder.token}+`, 2_000);
+    await waitFor(async () => (await fx.admin.get(redisLockKeys('dlock', key).lock)) === `${holder.token}+`, 2_000);
     await unfair.renew(holder, 30_000);
     const released = performance.now();
     await holder.release();
@@ -373,11 +355,11 @@ describe('waiting', () => {
     const lock = open({ maxRetryDelay: 200 });
     const key = uniqueKey();
     const names = redisLockKeys('dlock', key);
-    await admin.set(names.lock, 'foreign-holder-token');
+    await fx.admin.set(names.lock, 'foreign-holder-token');
     expect(await lock.inspect(key)).toEqual({ key, holder: 'foreign-', ttlRemaining: -1, fencingToken: 0n });
     const waiting = lock.lock(key, { waitTimeout: 3_000 });
     await sleep(100);
-    await admin.del(names.lock); // no release message: only polling can notice
+    await fx.admin.del(names.lock); // no release message: only polling can notice
     const started = performance.now();
     const h = await waiting;
     expect(performance.now() - started).toBeLessThan(600);
@@ -393,7 +375,7 @@ describe('watchdog', () => {
     const h = (await lock.tryLock(key, { ttl: 600 }))!;
     service.autoRenew(h);
     await sleep(250);
-    await admin.del(redisLockKeys('dlock', key).lock);
+    await fx.admin.del(redisLockKeys('dlock', key).lock);
     await waitFor(() => h.signal.aborted, 1_000);
     expect(h.signal.reason).toBeInstanceOf(LockLostError);
     expect((h.signal.reason as Error).message).toMatch(/watchdog found the lock gone/);
@@ -407,11 +389,11 @@ describe('watchdog', () => {
     const taken = (await lock.tryLock(k2, { ttl: 900 }))!;
     service.autoRenew(expired);
     service.autoRenew(taken);
-    await admin.pexpire(redisLockKeys('dlock', k1).lock, 1);
-    await admin.set(redisLockKeys('dlock', k2).lock, 'someone-else', 'PX', 60_000);
+    await fx.admin.pexpire(redisLockKeys('dlock', k1).lock, 1);
+    await fx.admin.set(redisLockKeys('dlock', k2).lock, 'someone-else', 'PX', 60_000);
     await waitFor(() => expired.signal.aborted && taken.signal.aborted, 1_500);
     expect(expired.signal.reason).toBeInstanceOf(LockLostError);
     expect(taken.signal.reason).toBeInstanceOf(LockLostError);
-    expect(await admin.get(redisLockKeys('dlock', k2).lock)).toBe('someone-else');
+    expect(await fx.admin.get(redisLockKeys('dlock', k2).lock)).toBe('someone-else');
   });
 });
