@@ -1,58 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Handle, LockLostError, LockNotHeldError, type LockHandle } from '@dlock/core';
-import { startEtcd, waitFor, type EtcdServer } from '@dlock/testkit';
-import { Etcd3 } from 'etcd3';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdLock, EtcdMutex, etcdClientOptions, type EtcdLockBase, type KeyEntry } from '../src/index.js';
-import { testPrefix } from './helpers.js';
+import { waitFor } from '@dlock/testkit';
+import { describe, expect, it } from 'vitest';
+import { EtcdMutex, type EtcdLockBase, type KeyEntry } from '../src/index.js';
+import { twoLocksPerFile } from './two-locks-file.js';
 
 // Ownership of a held lock is its 128-bit token, never its key or create revision: the create
 // revision is the public fencing token (inspect() shows it), so anyone could put it in a handle.
-let server: EtcdServer;
-let raw: Etcd3;
-const prefix = testPrefix();
-const opened: EtcdLockBase[] = [];
-
-beforeAll(async () => {
-  server = await startEtcd();
-  raw = new Etcd3(etcdClientOptions({ hosts: server.endpoint }));
-});
-afterEach(async () => {
-  await Promise.allSettled(opened.splice(0).map((l) => l.close()));
-});
-afterAll(async () => {
-  raw?.close();
-  await server?.stop();
-});
-
-const kinds = [
-  ['EtcdLock', () => open(new EtcdLock({ hosts: server.endpoint }, { prefix: `${prefix}lock/` }))],
-  ['EtcdMutex', () => open(new EtcdMutex({ hosts: server.endpoint }, { prefix: `${prefix}mutex/` }))],
-] as const;
-
-function open<T extends EtcdLockBase>(lock: T): T {
-  opened.push(lock);
-  return lock;
-}
-
-/** The etcd key holding `name` for this lock (the queue head for a mutex). */
-async function etcdKey(lock: EtcdLockBase, name: string): Promise<string> {
-  if (lock instanceof EtcdLock) return lock.keyFor(name);
-  const keys = await raw.getAll().prefix((lock as EtcdMutex).queuePrefixFor(name)).sort('Create', 'Ascend').keys();
-  if (keys[0] === undefined) throw new Error(`no queue key for ${name}`);
-  return keys[0];
-}
+const fx = twoLocksPerFile();
+const { kinds, etcdKey, open, prefix } = fx;
 
 /**
  * Puts another token as `key`'s value, on the same lease: a put keeps the create revision, so
  * only the token tells the key is no longer ours.
  */
 async function overwriteToken(key: string): Promise<string> {
-  const kv = (await raw.get(key).exec()).kvs[0]!;
+  const kv = (await fx.raw.get(key).exec()).kvs[0]!;
   const other = randomBytes(16).toString('hex');
-  await raw.put(key).value(other).lease(kv.lease).exec();
-  expect((await raw.get(key).exec()).kvs[0]!.create_revision).toBe(kv.create_revision);
+  await fx.raw.put(key).value(other).lease(kv.lease).exec();
+  expect((await fx.raw.get(key).exec()).kvs[0]!.create_revision).toBe(kv.create_revision);
   return other;
 }
 
@@ -118,7 +85,7 @@ describe.each(kinds)('%s: ownership is the token', (_, make) => {
       [moveKey, moveOwner],
       [releaseKey, releaseOwner],
     ]) {
-      expect((await raw.get(key!).exec()).kvs[0]?.value.toString()).toBe(owner);
+      expect((await fx.raw.get(key!).exec()).kvs[0]?.value.toString()).toBe(owner);
     }
   });
 
@@ -138,18 +105,18 @@ describe.each(kinds)('%s: ownership is the token', (_, make) => {
 
 describe('EtcdMutex: a key of ours left behind', () => {
   it('is taken over by the next put of that key: its value becomes the new holder token, and release works', async () => {
-    const m = open(new EtcdMutex({ hosts: server.endpoint }, { prefix: `${prefix}mutex/` }));
+    const m = open(new EtcdMutex({ hosts: fx.server.endpoint }, { prefix: `${prefix}mutex/` }));
     const first = await m.lock('left', { ttl: 10_000 });
     const key = await etcdKey(m, 'left');
-    const lease = (await raw.get(key).exec()).kvs[0]!.lease;
+    const lease = (await fx.raw.get(key).exec()).kvs[0]!.lease;
     await first.release();
     // As if that release's delete had failed: the same key name (same lease, same slot) with the old token.
-    await raw.put(key).value(first.token).lease(lease).exec();
+    await fx.raw.put(key).value(first.token).lease(lease).exec();
     const second = await m.lock('left', { ttl: 10_000, waitTimeout: 2_000 });
     expect(await etcdKey(m, 'left')).toBe(key);
-    expect((await raw.get(key).exec()).kvs[0]?.value.toString()).toBe(second.token);
+    expect((await fx.raw.get(key).exec()).kvs[0]?.value.toString()).toBe(second.token);
     expect((await m.inspect('left'))?.holder).toBe(second.token.slice(0, 8));
     await second.release();
-    expect(await raw.get(key).exec()).toMatchObject({ kvs: [] });
+    expect(await fx.raw.get(key).exec()).toMatchObject({ kvs: [] });
   });
 });

@@ -1,56 +1,23 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LockNotHeldError } from '@dlock/core';
-import { startEtcd, type EtcdServer } from '@dlock/testkit';
-import { Etcd3 } from 'etcd3';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdLock, EtcdMutex, etcdClientOptions, type EtcdLockBase } from '../src/index.js';
-import { delta, receivedMessages, testPrefix } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { EtcdLock } from '../src/index.js';
+import { delta, receivedMessages } from './helpers.js';
+import { twoLocksPerFile } from './two-locks-file.js';
 
 // What an uncontended lock costs on the wire, and what release makes of a key that changed
 // under a holder (the release txn compares the token only; a miss reads the key).
-let server: EtcdServer;
-let raw: Etcd3;
-const prefix = testPrefix();
-const opened: EtcdLockBase[] = [];
-
-beforeAll(async () => {
-  server = await startEtcd();
-  raw = new Etcd3(etcdClientOptions({ hosts: server.endpoint }));
-});
-afterEach(async () => {
-  await Promise.allSettled(opened.splice(0).map((l) => l.close()));
-});
-afterAll(async () => {
-  raw?.close();
-  await server?.stop();
-});
-
-function open<T extends EtcdLockBase>(lock: T): T {
-  opened.push(lock);
-  return lock;
-}
-
-const kinds = [
-  ['EtcdLock', () => open(new EtcdLock({ hosts: server.endpoint }, { prefix: `${prefix}lock/` }))],
-  ['EtcdMutex', () => open(new EtcdMutex({ hosts: server.endpoint }, { prefix: `${prefix}mutex/` }))],
-] as const;
-
-/** The etcd key holding `name` for this lock (the queue head for a mutex). */
-async function etcdKey(lock: EtcdLockBase, name: string): Promise<string> {
-  if (lock instanceof EtcdLock) return lock.keyFor(name);
-  const keys = await raw.getAll().prefix((lock as EtcdMutex).queuePrefixFor(name)).sort('Create', 'Ascend').keys();
-  if (keys[0] === undefined) throw new Error(`no queue key for ${name}`);
-  return keys[0];
-}
+const fx = twoLocksPerFile();
+const { kinds, etcdKey } = fx;
 
 describe.each(kinds)('%s', (_, make) => {
   it('an uncontended lock+unlock is one txn each on the wire, and nothing else but keep-alives', async () => {
     const lock = make();
     await (await lock.lock('warm-up', { ttl: 10_000 })).release(); // grants the shared lease, puts its sentinel
     await sleep(300); // the sentinel's watch is created in the background
-    const before = await receivedMessages(server.endpoint);
+    const before = await receivedMessages(fx.server.endpoint);
     for (let i = 0; i < 20; i++) await (await lock.lock(`pair-${i}`, { ttl: 10_000 })).release();
-    const counted = delta(before, await receivedMessages(server.endpoint));
+    const counted = delta(before, await receivedMessages(fx.server.endpoint));
     const { Txn, LeaseKeepAlive, ...others } = counted;
     expect(Txn).toBe(40);
     expect(others, JSON.stringify(counted)).toEqual({});
@@ -61,13 +28,13 @@ describe.each(kinds)('%s', (_, make) => {
     const lock = make();
     const h = await lock.lock('rewritten', { ttl: 10_000 });
     const key = await etcdKey(lock, 'rewritten');
-    const kv = (await raw.get(key).exec()).kvs[0]!;
-    await raw.delete().key(key).exec();
-    await raw.put(key).value(h.token).lease(kv.lease).exec();
-    const again = (await raw.get(key).exec()).kvs[0]!;
+    const kv = (await fx.raw.get(key).exec()).kvs[0]!;
+    await fx.raw.delete().key(key).exec();
+    await fx.raw.put(key).value(h.token).lease(kv.lease).exec();
+    const again = (await fx.raw.get(key).exec()).kvs[0]!;
     expect(BigInt(again.create_revision)).toBeGreaterThan(BigInt(kv.create_revision));
     await h.release();
-    expect((await raw.get(key).exec()).kvs).toEqual([]);
+    expect((await fx.raw.get(key).exec()).kvs).toEqual([]);
     expect(await lock.isLocked('rewritten')).toBe(false);
   });
 
@@ -75,11 +42,11 @@ describe.each(kinds)('%s', (_, make) => {
     const lock = make();
     const other = make();
     const gone = await lock.lock('gone', { ttl: 10_000 });
-    await raw.delete().key(await etcdKey(lock, 'gone')).exec();
+    await fx.raw.delete().key(await etcdKey(lock, 'gone')).exec();
     await gone.release(); // as a retry finds the key its lost first attempt deleted
 
     const taken = await lock.lock('taken', { ttl: 10_000 });
-    await raw.delete().key(await etcdKey(lock, 'taken')).exec();
+    await fx.raw.delete().key(await etcdKey(lock, 'taken')).exec();
     const theirs = await other.lock('taken', { ttl: 10_000, waitTimeout: 2_000 });
     if (lock instanceof EtcdLock) {
       // The key (one per name) now holds another token: ours is lost.
