@@ -13,6 +13,10 @@ export function timerDelay(ms: number): number {
 /**
  * Resolves after `ms` (at most {@link MAX_TIMER_DELAY}), or rejects with `signal.reason` as soon as `signal` aborts.
  * The timer and the listener are removed either way, so nothing leaks.
+ *
+ * At least `ms` of real time passes: Node starts a timer from the event loop's cached clock,
+ * which is stale by however long the current turn has run, so `setTimeout(fn, 1)` after 0.9 ms of
+ * work fires ~0.1 ms later. A timer that fires early re-arms for the rest.
  */
 export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -20,14 +24,22 @@ export function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> 
       reject(signal.reason);
       return;
     }
+    const wait = timerDelay(ms);
+    const until = performance.now() + wait;
     const onAbort = () => {
       clearTimeout(timer);
       reject(signal?.reason);
     };
-    const timer = setTimeout(() => {
+    const fire = () => {
+      const rest = until - performance.now();
+      if (rest > 0) {
+        timer = setTimeout(fire, Math.ceil(rest));
+        return;
+      }
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, timerDelay(ms));
+    };
+    let timer = setTimeout(fire, wait);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

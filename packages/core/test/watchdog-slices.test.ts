@@ -44,6 +44,8 @@ interface Round {
   /** The longest gap between two probe callbacks: in CPU ms of this process, and in wall ms. */
   longestGapMs: number;
   longestWallGapMs: number;
+  /** Probe callbacks that ran while the batch was running: the event-loop turns the tick let through. */
+  probesDuringBatch: number;
   batches: number[];
   handles: Array<Handle<undefined>>;
   sentAt: number;
@@ -67,6 +69,8 @@ async function oneTick({ store, handles }: ReturnType<typeof holdLocks>, sliceMs
   const batches: number[] = [];
   let requestBytes = 0;
   let sentAt = Infinity;
+  let probes = 0;
+  let probesDuringBatch = 0;
   // Frozen while the handles are added, so that all are due at the same tick however slowly a
   // loaded machine runs the adding.
   let frozen: number | undefined = performance.now();
@@ -76,6 +80,7 @@ async function oneTick({ store, handles }: ReturnType<typeof holdLocks>, sliceMs
   const watchdog = new Watchdog<undefined>(
     async (due, pace: Pace) => {
       batches.push(due.length);
+      const probesBefore = probes;
       const startedAt = clock.now();
       sentAt = Math.min(sentAt, startedAt);
       // The driver's part: one request for all, encoded in slices; the "server" (the memory
@@ -98,6 +103,7 @@ async function oneTick({ store, handles }: ReturnType<typeof holdLocks>, sliceMs
         outcomes.push(r === true ? 'renewed' : r === false ? 'lost' : 'error');
         if (i % 50 === 49) await pace();
       }
+      probesDuringBatch = probes - probesBefore;
       setTimeout(settled, 30); // the watchdog settles the outcomes behind this
       return outcomes;
     },
@@ -123,6 +129,7 @@ async function oneTick({ store, handles }: ReturnType<typeof holdLocks>, sliceMs
   let longestGapMs = 0;
   let longestWallGapMs = 0;
   const probe = setInterval(() => {
+    probes++;
     const now = cpu();
     const wall = performance.now();
     longestGapMs = Math.max(longestGapMs, now - last);
@@ -133,7 +140,7 @@ async function oneTick({ store, handles }: ReturnType<typeof holdLocks>, sliceMs
   await done;
   clearInterval(probe);
   watchdog.stop();
-  return { longestGapMs, longestWallGapMs, batches, handles, sentAt, requestBytes };
+  return { longestGapMs, longestWallGapMs, probesDuringBatch, batches, handles, sentAt, requestBytes };
 }
 
 describe('Watchdog slices', () => {
@@ -141,6 +148,7 @@ describe('Watchdog slices', () => {
     const sliced: number[] = [];
     const unsliced: number[] = [];
     const wall: string[] = [];
+    const turns: string[] = [];
     // The same handles in every round: as in a process that holds its locks for a while, they
     // are old objects by then, so the young-generation collections of a tick stay short.
     const locks = holdLocks();
@@ -154,15 +162,21 @@ describe('Watchdog slices', () => {
         expect(r.requestBytes).toBeGreaterThan(LOCKS * 100);
         expect(r.handles.every((h) => h.held && h.validUntil === r.sentAt + TTL)).toBe(true);
         (sliceMs === Infinity ? unsliced : sliced).push(r.longestGapMs);
+        turns.push(`${sliceMs === Infinity ? 'u' : 's'}${r.probesDuringBatch}`);
+        // The sliced batch lets the event loop run timers between its slices; the unsliced one none.
+        if (sliceMs === Infinity) expect(r.probesDuringBatch).toBe(0);
+        else expect(r.probesDuringBatch).toBeGreaterThanOrEqual(3);
         wall.push(`${sliceMs === Infinity ? 'u' : 's'}${r.longestWallGapMs.toFixed(1)}`);
       }
     }
     const best = (xs: number[]) => Math.min(...xs);
     const report =
       `CPU ms in the longest gap: sliced ${sliced.map((x) => x.toFixed(1)).join('/')}, unsliced ${unsliced.map((x) => x.toFixed(1)).join('/')}` +
-      ` (wall ms: ${wall.join(' ')})`;
-    // Typically 4-6 ms against 13-20 ms (2-core machine, load average 7).
-    expect(best(sliced), report).toBeLessThan(best(unsliced) * 0.5);
+      ` (wall ms: ${wall.join(' ')}; probe runs during the batch: ${turns.join(' ')})`;
+    // Typically 4-8 ms against 18-120 ms. The process's CPU time also counts V8's background GC
+    // threads, so under load a sliced gap can hold 10-20 ms of another thread's marking: hence
+    // the structural check above (timers ran between slices) and only a plain "below" here.
+    expect(best(sliced), report).toBeLessThan(best(unsliced));
   });
 
   it('the unsliced tick is one piece: the batch sees a pace that never yields', async () => {
