@@ -14,6 +14,12 @@ const v = (name) => installedVersion(name);
 export const contenders = {
   'raw-redis': { kind: 'raw', server: 'redis', label: () => 'raw: SET NX PX + EVALSHA release', create: rawRedis },
   'raw-redis-pubsub': { kind: 'raw', server: 'redis', label: () => 'raw: pub/sub wake-one prototype', create: rawRedisPubSub },
+  'raw-redis-fifo': {
+    kind: 'raw',
+    server: 'redis',
+    label: () => 'raw: FIFO line + direct grant prototype',
+    create: async (o) => (await import('./raw/redis-fifo.mjs')).rawRedisFifo(o),
+  },
   'raw-redis-dlock-lua': {
     kind: 'raw',
     server: 'redis',

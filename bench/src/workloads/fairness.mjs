@@ -22,6 +22,8 @@ const groups = [
 function rows(retry) {
   const peers = ['redlock4', 'redlock5', 'sesame', 'semaphore-mutex', 'redlock-universal'];
   return [
+    // The floor of a fair lock on one Redis: one script call per hand-off, no acquire after it.
+    rowOf({ id: 'raw-redis-fifo' }, true),
     rowOf({ id: 'dlock-redis' }, false, { settings: 'defaults (fair)' }),
     rowOf({ id: 'dlock-redis', variant: 'unfair' }),
     rowOf({ id: 'dlock-etcd' }),
