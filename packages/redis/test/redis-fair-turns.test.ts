@@ -90,4 +90,38 @@ describe('fair: instance turns', () => {
     expect(h2.fencingToken).toBeGreaterThan(h1.fencingToken);
     await h2.release();
   });
+
+  it('waiters behind their instance place keep still through a long hold: their naps end with no call and no place of their own', async () => {
+    // Naps of ~100 ms against a hold of 1.2 s: each waiter behind the place wakes ~12 times.
+    const a = open({ maxRetryDelay: 100 });
+    const b = open();
+    const key = uniqueKey();
+    const holder = (await b.tryLock(key, { ttl: 30_000 }))!;
+    const order: number[] = [];
+    const waiters = [0, 1, 2, 3].map(async (i) => {
+      await sleep(i * 20);
+      const h = await a.lock(key, { ttl: 30_000, waitTimeout: 10_000 });
+      order.push(i);
+      await h.release();
+    });
+    await sleep(200);
+    const before = await scriptCalls();
+    await sleep(1_000);
+    const during = (await scriptCalls()) - before;
+    // One place in the line, the first waiter's; the place holder's own naps may refresh it,
+    // the three behind it send nothing (they used to take a place each, every nap).
+    expect(await fx.admin.zcard(line(key))).toBe(1);
+    expect(during).toBeLessThanOrEqual(3); // ~30 when each nap that ended took a place
+    await holder.release();
+    await Promise.all(waiters);
+    expect(order).toEqual([0, 1, 2, 3]);
+  });
 });
+
+/** Script calls the server has run so far (INFO commandstats: EVALSHA and EVAL). */
+async function scriptCalls(): Promise<number> {
+  const info = await fx.admin.info('commandstats');
+  let calls = 0;
+  for (const m of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(m[1]);
+  return calls;
+}

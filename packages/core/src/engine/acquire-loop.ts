@@ -110,7 +110,11 @@ export async function waitForLock<D>(core: EngineCore<D>, call: LockCall): Promi
         return granted;
       }
       stillWanted();
-      tryNow = true;
+      // With turns, a waiter behind another waiter's place of this engine has nothing to ask the
+      // server: that place is told when it comes up, and its turn reaches this waiter by
+      // hand-over. So a nap that ends sleeps again, with no call and no place of its own; once
+      // no waiter here holds a place (it got the key, or gave up), this one attempts.
+      tryNow = !(core.turns && !placed && core.queue.first(key, isPlaced) !== undefined);
     }
   } finally {
     if (ticket !== undefined) {
