@@ -20,6 +20,12 @@ export const contenders = {
     label: () => 'raw: FIFO line + direct grant prototype',
     create: async (o) => (await import('./raw/redis-fifo.mjs')).rawRedisFifo(o),
   },
+  'raw-redis-fifo-semaphore': {
+    kind: 'raw',
+    server: 'redis',
+    label: () => 'raw: FIFO line + direct grant semaphore prototype',
+    create: async (o) => (await import('./raw/redis-fifo.mjs')).rawRedisFifoSemaphore(o),
+  },
   'raw-redis-dlock-lua': {
     kind: 'raw',
     server: 'redis',

@@ -40,7 +40,8 @@ export function semaphoreHot(ctx, p) {
     groups: [{ label: '32 in 2 processes', workers: 32, processes: 2 }],
     limit: SEMAPHORE_LIMIT,
     redisScripts: true,
-    rows: [{ ...sem('raw-redis-semaphore'), baseline: true }, sem('dlock-redis-semaphore'), ...semaphorePeers(p, true)],
+    // The FIFO direct-grant prototype: the floor of a fair semaphore on one Redis.
+    rows: [{ ...sem('raw-redis-semaphore'), baseline: true }, sem('dlock-redis-semaphore'), sem('raw-redis-fifo-semaphore'), ...semaphorePeers(p, true)],
   });
 }
 
