@@ -6,6 +6,7 @@
 // that died, no lost-message recovery: prototypes, not locks.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { subscribeOnce } from './redis.mjs';
 
 // Mutex. KEYS[1] the lock key, KEYS[2] the line (a list of waiting tokens)
 // ARGV[1] the caller's token, ARGV[2] the lease in ms
@@ -76,12 +77,7 @@ async function grantingLocker(env, protocol) {
     resolve();
   };
   subscriber.on('message', (_channel, token) => grant(token));
-  const subscribed = new Map(); // channel -> Promise
-  const subscribe = (channel) => {
-    let p = subscribed.get(channel);
-    if (p === undefined) subscribed.set(channel, (p = subscriber.subscribe(channel)));
-    return p;
-  };
+  const subscribe = subscribeOnce(subscriber);
   await client.ping();
   return {
     async acquire(key, ttl) {

@@ -25,6 +25,16 @@ export function rawClient(url) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** `subscribe(channel)` on `subscriber`, sent once per channel: later calls get the first one's promise. */
+export function subscribeOnce(subscriber) {
+  const subscribed = new Map(); // channel -> Promise
+  return (channel) => {
+    let p = subscribed.get(channel);
+    if (p === undefined) subscribed.set(channel, (p = subscriber.subscribe(channel)));
+    return p;
+  };
+}
+
 /** SET NX PX + EVALSHA release; polls every 1 ms while the key is taken. */
 export async function rawRedis({ env }) {
   const client = rawClient(env.redisUrl);
@@ -77,14 +87,9 @@ export async function rawRedisPubSub({ env }) {
   const client = rawClient(env.redisUrl);
   const subscriber = new Redis(env.redisUrl).on('error', () => undefined);
   const wakes = new WakeQueue();
-  const subscribed = new Map(); // channel -> Promise
   subscriber.on('message', (channel) => wakes.wake(channel.slice(0, -':released'.length)));
-  const subscribe = (key) => {
-    const channel = `${key}:released`;
-    let p = subscribed.get(channel);
-    if (p === undefined) subscribed.set(channel, (p = subscriber.subscribe(channel)));
-    return p;
-  };
+  const subscribeChannel = subscribeOnce(subscriber);
+  const subscribe = (key) => subscribeChannel(`${key}:released`);
   await client.ping();
   return {
     async acquire(key, ttl) {
